@@ -135,7 +135,7 @@ class ScriptedExpert:
             if not move.done:
                 return self._to_action(move)
             restart = self.subtask_labels.index(self.undo_plans[self._undone_phase][1])
-            self.log.milestones.append((frame, restart / self.num_phases))
+            self._milestone(frame, restart / self.num_phases)
             self.log.events.append({"frame": frame, "event": "undo_done", "restart": restart})
             if not self.disruption.recover:
                 self.mode = "stalled"
@@ -179,6 +179,12 @@ class ScriptedExpert:
         return milestones
 
     # ------------------------------------------------------------------ internals
+    def _milestone(self, frame: int, value: float) -> None:
+        """Record progress ``value`` at ``frame``; a later event on the same frame supersedes."""
+        if self.log.milestones and self.log.milestones[-1][0] == frame:
+            self.log.milestones.pop()
+        self.log.milestones.append((frame, value))
+
     def _enter_phase(self, index: int, frame: int, record: bool = True) -> None:
         self.phase = index
         self._phase_start_frame = frame
@@ -186,7 +192,7 @@ class ScriptedExpert:
         self._phase_state: dict[str, Any] = {}
         self.log.phase_starts.append((frame, self.subtask_labels[index]))
         if record:
-            self.log.milestones.append((frame, index / self.num_phases))
+            self._milestone(frame, index / self.num_phases)
         else:
             self.log.events.append({"frame": frame, "event": "restart", "phase": index})
 
@@ -214,7 +220,7 @@ class ScriptedExpert:
     def _start_disruption(self, frame: int, move: Move) -> np.ndarray:
         fraction = self._phase_fraction(move.target)
         value = (self.phase + fraction) / self.num_phases
-        self.log.milestones.append((frame, value))
+        self._milestone(frame, value)
         self.log.events.append(
             {"frame": frame, "event": self.disruption.kind, "phase": self.phase_label,
              "fraction": round(fraction, 4)}

@@ -15,7 +15,7 @@ ABOVE = 0.05
 
 class StackExpert(GraspingExpert):
     subtask_labels = ("approach", "grasp", "lift", "carry", "place")
-    undo_plans = {"carry": ("drop", "approach"), "place": ("drop", "approach")}
+    undo_plans = {"lift": ("drop", "approach"), "carry": ("drop", "approach")}
 
     def _carry(self, state: dict[str, Any]) -> Move:
         return self._carry_to(self.env.goal + np.array([0.0, 0.0, ABOVE]))

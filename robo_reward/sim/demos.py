@@ -1,0 +1,215 @@
+"""Demonstrations from the scripted experts: clean, noisy, perturbed and failed episodes.
+
+Reward models learn regress from real regress, so besides clean demos a dataset holds noisy
+experts, experts that undo their progress mid-way (and recover or give up), and failures. Each
+episode keeps keyframes when it is a clean success and its true per-frame progress wherever the
+expert knows it (see :mod:`robo_reward.sim.experts.base`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from robo_reward.config import config_to_dict
+from robo_reward.data import DatasetReader, DatasetWriter, Trajectory, piecewise_linear_progress
+from robo_reward.sim.experts import EXPERTS, Disruption, ScriptedExpert
+from robo_reward.sim.registration import make_env, task_spec
+from robo_reward.sim.tasks.base import DEFAULT_CAMERAS
+
+DEMO_VARIANTS = ("expert", "noisy", "perturbed", "failure")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What ``robo-reward demos generate`` writes."""
+
+    task: str = "push"
+    """Task name (reach, push, pick_place, stack, drawer_open, button_press)."""
+    episodes: int = 50
+    """Number of episodes."""
+    seed: int = 0
+    """Episode ``i`` resets the env with seed ``seed + i``."""
+    variants: dict[str, float] = field(default_factory=lambda: {"expert": 1.0})
+    """Relative frequency of each variant: expert, noisy, perturbed, failure."""
+    cameras: tuple[str, ...] = DEFAULT_CAMERAS
+    """Camera views to record."""
+    image_size: int = 96
+    """Square image size in pixels."""
+    depth: bool = False
+    """Also record depth images."""
+    noise_std: float = 0.15
+    """Action noise of the noisy variant (in normalised action units)."""
+    episodes_per_shard: int = 10
+    """Episodes per npz shard."""
+
+    def __post_init__(self) -> None:
+        task_spec(self.task)
+        if self.episodes < 1:
+            raise ValueError(f"episodes must be >= 1, got {self.episodes}")
+        unknown = set(self.variants) - set(DEMO_VARIANTS)
+        if unknown:
+            raise ValueError(f"unknown variants {sorted(unknown)}; choose from {DEMO_VARIANTS}")
+        if any(w < 0 for w in self.variants.values()) or sum(self.variants.values()) <= 0:
+            raise ValueError("variant weights must be >= 0 and not all zero")
+        if not self.cameras:
+            raise ValueError("record at least one camera")
+        if self.noise_std < 0:
+            raise ValueError("noise_std must be >= 0")
+
+
+def plan_variant(
+    variant: str, expert_class: type[ScriptedExpert], rng: np.random.Generator, noise_std: float
+) -> dict[str, Any]:
+    """Expert keyword arguments (noise, disruption) for one episode of ``variant``."""
+    if variant == "expert":
+        return {}
+    if variant == "noisy":
+        return {"noise_std": noise_std, "random_action_prob": 0.05}
+    if variant == "perturbed":
+        phase = str(rng.choice(expert_class.perturbable_phases()))
+        recover = bool(rng.uniform() < 0.8)
+        disruption = Disruption("perturb", phase, float(rng.uniform(0.3, 0.7)), recover)
+        return {"noise_std": 0.03, "disruption": disruption}
+    if variant == "failure":
+        if rng.uniform() < 0.7:
+            phase = str(rng.choice(expert_class.subtask_labels))
+            return {"disruption": Disruption("stall", phase, float(rng.uniform(0.2, 0.6)))}
+        return {"disruption": Disruption("random")}
+    raise ValueError(f"unknown variant {variant!r}; choose from {DEMO_VARIANTS}")
+
+
+def rollout(
+    task: str,
+    seed: int,
+    variant: str = "expert",
+    env_kwargs: Mapping[str, Any] | None = None,
+    noise_std: float = 0.15,
+    env=None,
+) -> Trajectory:
+    """Run one episode of the task's scripted expert and return it as a :class:`Trajectory`.
+
+    ``env`` may be passed to reuse one (it must be ``make_env(task, ...)``); otherwise one is made
+    and closed. Perturbed episodes get twice the usual time limit so they can recover.
+    """
+    spec = task_spec(task)
+    rng = np.random.default_rng([seed, DEMO_VARIANTS.index(variant)])
+    expert_kwargs = plan_variant(variant, EXPERTS[spec.name], rng, noise_std)
+    own_env = env is None
+    if own_env:
+        env = make_env(spec.name, max_episode_steps=episode_limit(spec.name, variant), **(env_kwargs or {}))
+    try:
+        return _run_episode(env, spec.name, seed, variant, rng, expert_kwargs)
+    finally:
+        if own_env:
+            env.close()
+
+
+def episode_limit(task: str, variant: str) -> int:
+    base = task_spec(task).max_episode_steps
+    return 2 * base if variant == "perturbed" else base
+
+
+def _run_episode(
+    env, task: str, seed: int, variant: str, rng: np.random.Generator, expert_kwargs: dict[str, Any]
+) -> Trajectory:
+    unwrapped = env.unwrapped
+    obs, info = env.reset(seed=seed)
+    expert = EXPERTS[task](unwrapped, rng, **expert_kwargs)
+    expert.reset()
+    views = unwrapped.cameras
+    frames = {view: [obs[view]] for view in views}
+    depth = {view: [obs[f"{view}_depth"]] for view in views if unwrapped.depth}
+    states, goals_achieved, goals_desired = [obs["state"]], [obs["achieved_goal"]], [obs["desired_goal"]]
+    timestamps, actions, rewards = [info["timestamp_ns"]], [], []
+    frame = 0
+    while True:
+        action = expert.act(frame)
+        obs, reward, terminated, truncated, info = env.step(action)
+        frame += 1
+        actions.append(action)
+        rewards.append(reward)
+        for view in views:
+            frames[view].append(obs[view])
+        for view in depth:
+            depth[view].append(obs[f"{view}_depth"])
+        states.append(obs["state"])
+        goals_achieved.append(obs["achieved_goal"])
+        goals_desired.append(obs["desired_goal"])
+        timestamps.append(info["timestamp_ns"])
+        if terminated or truncated:
+            break
+
+    success = bool(info["is_success"])
+    num_frames = frame + 1
+    keyframes = expert.keyframes(frame, success)
+    milestones = expert.progress_milestones(frame, success)
+    progress = None
+    if milestones is not None:
+        progress = piecewise_linear_progress(milestones, num_frames)
+    disruption = expert_kwargs.get("disruption")
+    return Trajectory(
+        frames={view: np.stack(images) for view, images in frames.items()},
+        depth={view: np.stack(images) for view, images in depth.items()},
+        actions=np.asarray(actions, dtype=np.float32),
+        states=np.asarray(states, dtype=np.float32),
+        timestamps_ns=np.asarray(timestamps, dtype=np.int64),
+        task=task,
+        task_text=unwrapped.task_text,
+        success=success,
+        variant=variant,
+        keyframes=keyframes[0] if keyframes else None,
+        subtask_labels=keyframes[1] if keyframes else None,
+        progress=progress,
+        achieved_goals=np.asarray(goals_achieved, dtype=np.float32),
+        desired_goals=np.asarray(goals_desired, dtype=np.float32),
+        rewards=np.asarray(rewards, dtype=np.float32),
+        seed=int(seed),
+        metadata={
+            "expert": type(expert).__name__,
+            "noise_std": expert.noise_std,
+            "random_action_prob": expert.random_action_prob,
+            "disruption": asdict(disruption) if disruption is not None else None,
+            "events": expert.log.events,
+            "phase_starts": [[f, label] for f, label in expert.log.phase_starts],
+            "truncated": bool(truncated),
+        },
+    )
+
+
+def generate_demos(config: DemoConfig, out: str | Path, overwrite: bool = False) -> dict[str, Any]:
+    """Write ``config.episodes`` episodes to a dataset directory; returns its summary."""
+    rng = np.random.default_rng(config.seed)
+    names = sorted(config.variants)
+    weights = np.array([config.variants[n] for n in names], dtype=float)
+    chosen = rng.choice(names, size=config.episodes, p=weights / weights.sum())
+    env_kwargs = {"cameras": config.cameras, "image_size": config.image_size, "depth": config.depth}
+    envs: dict[str, Any] = {}
+    metadata = {"generator": "robo-reward demos generate", "config": config_to_dict(config)}
+    try:
+        with DatasetWriter(
+            out, config.task, metadata, config.episodes_per_shard, overwrite=overwrite
+        ) as writer:
+            for index in tqdm(range(config.episodes), desc=f"demos {config.task}", unit="ep"):
+                variant = str(chosen[index])
+                limit = episode_limit(config.task, variant)
+                if limit not in envs:
+                    envs[limit] = make_env(config.task, max_episode_steps=limit, **env_kwargs)
+                writer.add(
+                    rollout(
+                        config.task,
+                        config.seed + index,
+                        variant,
+                        noise_std=config.noise_std,
+                        env=envs[limit],
+                    )
+                )
+    finally:
+        for env in envs.values():
+            env.close()
+    return DatasetReader(out).summary()
