@@ -1,0 +1,165 @@
+"""Suite ``perf``: speeds measured side by side in one run and printed as ratios.
+
+Machines here are noisy, so each condition runs in its own fresh process, conditions are
+interleaved over several repeats, and the median is reported. "One core" means the worker
+process is pinned to a single CPU and the OSMesa rasteriser (llvmpipe) is told to use one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from statistics import median
+from typing import Any
+
+from robo_reward.sim.tasks.base import DEFAULT_CAMERAS
+
+SIM_TARGET_STEPS_PER_SECOND = 300.0
+"""Issue #2: at least 300 env steps/s with three 96x96 views on one core."""
+
+
+@dataclass(frozen=True)
+class PerfConfig:
+    """Settings of the ``perf`` suite."""
+
+    task: str = "pick_place"
+    """Task whose env is stepped (random actions, reset at episode end)."""
+    steps: int = 600
+    """Env steps timed per measurement (after a short warm-up)."""
+    repeats: int = 3
+    """Measurements per condition; the median is reported."""
+    image_size: int = 96
+    """Square image size of each view."""
+    cameras: tuple[str, ...] = DEFAULT_CAMERAS
+    """Views rendered in the rendering conditions."""
+    single_core: bool = True
+    """Pin each worker to one CPU and run the rasteriser single-threaded."""
+
+    def __post_init__(self) -> None:
+        if self.steps < 10:
+            raise ValueError("steps must be >= 10")
+        if self.repeats < 1:
+            raise ValueError("repeats must be >= 1")
+
+
+SIM_CONDITIONS: dict[str, dict[str, Any]] = {
+    "no_render": {"cameras": ()},
+    "rgb": {},
+    "rgb_depth": {"depth": True},
+}
+
+
+def time_env_steps(task: str, steps: int, env_kwargs: dict[str, Any], seed: int = 0) -> float:
+    """Env steps per second of ``task`` under random actions (in this process)."""
+    import numpy as np
+
+    from robo_reward.sim.registration import make_env
+
+    env = make_env(task, **env_kwargs)
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            _, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, size=4).astype(np.float32))
+            if terminated or truncated:
+                env.reset()
+
+    run(20)
+    start = time.perf_counter()
+    run(steps)
+    elapsed = time.perf_counter() - start
+    env.close()
+    return steps / elapsed
+
+
+def _worker_environment(single_core: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    if single_core:
+        env["LP_NUM_THREADS"] = "1"
+        env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+def _measure_in_subprocess(task: str, steps: int, env_kwargs: dict[str, Any], single_core: bool) -> float:
+    code = (
+        "import json, os, sys\n"
+        "args = json.loads(sys.argv[1])\n"
+        "if args['single_core']:\n"
+        "    cpus = sorted(os.sched_getaffinity(0))\n"
+        "    os.sched_setaffinity(0, {cpus[-1]})\n"
+        "from robo_reward.bench.perf import time_env_steps\n"
+        "print(json.dumps(time_env_steps(args['task'], args['steps'], args['env_kwargs'])))\n"
+    )
+    arguments = json.dumps(
+        {"task": task, "steps": steps, "env_kwargs": env_kwargs, "single_core": single_core}
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code, arguments],
+        capture_output=True,
+        text=True,
+        env=_worker_environment(single_core),
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"perf worker failed:\n{completed.stderr[-2000:]}")
+    return float(completed.stdout.strip().splitlines()[-1])
+
+
+def run_sim_perf(config: PerfConfig, progress: bool = True) -> dict[str, Any]:
+    """Env steps/s without rendering, with RGB views, and with RGB + depth; with ratios."""
+    from tqdm import tqdm
+
+    samples: dict[str, list[float]] = {name: [] for name in SIM_CONDITIONS}
+    jobs = [(r, name) for r in range(config.repeats) for name in SIM_CONDITIONS]
+    for _, name in tqdm(jobs, desc="perf: sim", unit="run", disable=not progress):
+        kwargs = {"cameras": config.cameras, "image_size": config.image_size}
+        kwargs.update(SIM_CONDITIONS[name])
+        samples[name].append(
+            _measure_in_subprocess(config.task, config.steps, kwargs, config.single_core)
+        )
+    steps_per_second = {name: median(values) for name, values in samples.items()}
+    rgb = steps_per_second["rgb"]
+    return {
+        "task": config.task,
+        "views": len(config.cameras),
+        "image_size": config.image_size,
+        "single_core": config.single_core,
+        "steps_per_second": steps_per_second,
+        "samples": samples,
+        "ratio_rgb_to_no_render": rgb / steps_per_second["no_render"],
+        "ratio_rgb_depth_to_rgb": steps_per_second["rgb_depth"] / rgb,
+        "target_rgb_steps_per_second": SIM_TARGET_STEPS_PER_SECOND,
+        "ratio_rgb_to_target": rgb / SIM_TARGET_STEPS_PER_SECOND,
+        "meets_target": rgb >= SIM_TARGET_STEPS_PER_SECOND,
+    }
+
+
+def sim_perf_markdown(result: dict[str, Any]) -> str:
+    from robo_reward.bench.results import markdown_table
+
+    sps = result["steps_per_second"]
+    views = f"{result['views']} views at {result['image_size']}x{result['image_size']}"
+    core = "one core" if result["single_core"] else "all cores"
+    rows = [
+        ["physics only (no rendering)", f"{sps['no_render']:.0f}", "1.00"],
+        [f"RGB, {views}", f"{sps['rgb']:.0f}", f"{result['ratio_rgb_to_no_render']:.3f}"],
+        [
+            f"RGB + depth, {views}",
+            f"{sps['rgb_depth']:.0f}",
+            f"{sps['rgb_depth'] / sps['no_render']:.3f}",
+        ],
+    ]
+    verdict = "meets" if result["meets_target"] else "MISSES"
+    return (
+        f"### Simulation speed ({result['task']}, {core}, median of {len(result['samples']['rgb'])})\n\n"
+        + markdown_table(["condition", "env steps/s", "ratio to physics only"], rows)
+        + f"\nRGB with {views}: {sps['rgb']:.0f} steps/s = "
+        f"{result['ratio_rgb_to_target']:.2f}x the target of "
+        f"{result['target_rgb_steps_per_second']:.0f} ({verdict} it).\n"
+    )
