@@ -47,6 +47,17 @@ def _temp_name(target: Path) -> tuple[str, str]:
     return f".{target.stem}.", f"{TEMP_MARKER}{target.suffix}"
 
 
+def _make_temp(target: Path) -> tuple[int, str]:
+    """A hidden temp file next to ``target`` with ordinary permissions (mkstemp makes it 0600;
+    the finished file should be as readable as any other the user creates)."""
+    prefix, suffix = _temp_name(target)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    return fd, tmp
+
+
 def _remove_quietly(path: str | os.PathLike[str]) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
@@ -58,8 +69,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open: mode must be 'wb' or 'w', got {mode!r}")
     target = Path(path)
-    prefix, suffix = _temp_name(target)
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+    fd, tmp = _make_temp(target)
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as handle:
@@ -81,8 +91,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     and renamed over ``path`` when the block exits cleanly.
     """
     target = Path(path)
-    prefix, suffix = _temp_name(target)
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
+    fd, tmp = _make_temp(target)
     os.close(fd)
     try:
         yield Path(tmp)

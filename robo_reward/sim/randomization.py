@@ -51,11 +51,11 @@ class SceneRandomizer:
         self,
         model: mujoco.MjModel,
         config: RandomizationConfig,
-        object_geoms: Sequence[str] = (),
+        color_groups: Sequence[Sequence[str]] = (),
         table_geom: str = "table_top",
     ) -> None:
         self.model, self.config = model, config
-        self._object_geoms = [model.geom(name).id for name in object_geoms]
+        self._color_groups = [[model.geom(name).id for name in group] for group in color_groups]
         self._table_geom = model.geom(table_geom).id
         self._table_materials = [model.material(name).id for name in TABLE_MATERIALS]
         self._nominal_material_rgba = model.mat_rgba.copy()
@@ -73,11 +73,14 @@ class SceneRandomizer:
         model.geom_matid[:] = self._nominal_geom_matid
 
         if cfg.object_colors:
-            hues = (rng.uniform() + np.arange(len(self._object_geoms)) / max(1, len(self._object_geoms))) % 1.0
-            for geom_id, hue in zip(self._object_geoms, hues, strict=True):
+            # Hues spread evenly from a random start, so objects of one scene stay distinguishable.
+            groups = len(self._color_groups)
+            hues = (rng.uniform() + np.arange(groups) / max(1, groups)) % 1.0
+            for group, hue in zip(self._color_groups, hues):
                 rgb = colorsys.hsv_to_rgb(hue, rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0))
-                model.geom_matid[geom_id] = -1  # geom_rgba is used only without a material
-                model.geom_rgba[geom_id] = (*rgb, 1.0)
+                for geom_id in group:
+                    model.geom_matid[geom_id] = -1  # geom_rgba is used only without a material
+                    model.geom_rgba[geom_id] = (*rgb, 1.0)
 
         if cfg.table_textures:
             material = self._table_materials[rng.integers(len(self._table_materials))]

@@ -137,7 +137,7 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             SceneRandomizer(
                 self.model,
                 randomization,
-                object_geoms=[g for group in self.color_groups for g in group],
+                color_groups=self.color_groups,
             )
             if randomization is not None
             else None

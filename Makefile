@@ -1,0 +1,68 @@
+# The README's two commands: `make bench` and `make test`. Each sets everything up on a fresh
+# machine (Debian packages when missing, a virtualenv in .venv, the package in editable mode).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The CPU wheel of torch is on disk on the project's machines; pyproject keeps a range for GPUs.
+TORCH_SPEC ?= torch==2.13.0
+SYSTEM_PACKAGES := libosmesa6 libusb-1.0-0
+STAMP := $(VENV)/.installed
+export MUJOCO_GL ?= osmesa
+
+.PHONY: help install system-deps test test-slow bench bench-perf lint format pictures clean
+
+help:
+	@echo "make test       install, then run the default (fast) test suite"
+	@echo "make test-slow  install, then run the slow tests"
+	@echo "make bench      install, then run the quick benchmark (results/quick/<time>/)"
+	@echo "make bench-perf install, then run the perf suite (speed ratios)"
+	@echo "make lint       ruff"
+	@echo "make pictures   regenerate the task pictures in docs/images/"
+
+system-deps:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "Not a Debian system: install OSMesa and libusb-1.0 yourself (missing:$$missing)"; exit 0; \
+	fi; \
+	echo "Installing Debian packages:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "$(TORCH_SPEC)"
+	$(PIP) install --quiet -e ".[dev,video]"
+	touch $(STAMP)
+
+install: system-deps $(STAMP)
+
+test: install
+	$(PY) -m pytest -q
+
+test-slow: install
+	$(PY) -m pytest -q -m slow
+
+bench: install
+	$(VENV)/bin/robo-reward bench quick
+
+bench-perf: install
+	$(VENV)/bin/robo-reward bench perf
+
+lint: install
+	$(VENV)/bin/ruff check robo_reward tests
+
+format: install
+	$(VENV)/bin/ruff format robo_reward tests
+
+pictures: install
+	$(PY) docs/make_pictures.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

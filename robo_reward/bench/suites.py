@@ -1,0 +1,100 @@
+"""Benchmark suites behind ``robo-reward bench <suite>``.
+
+Each suite writes ``results/<suite>/<timestamp>/`` (``results.json``, ``results.md`` and any
+plots). A run that is interrupted or fails still writes what it measured, marked
+``"complete": false``, so partial figures are never mistaken for a finished run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from robo_reward.bench.experts import ExpertBenchConfig, expert_markdown, run_expert_bench
+from robo_reward.bench.perf import PerfConfig, run_sim_perf, sim_perf_markdown
+from robo_reward.bench.results import new_run_dir, write_run
+from robo_reward.config import config_to_dict, load_config
+
+
+@dataclass(frozen=True)
+class PerfSuiteConfig:
+    """``bench perf``: speeds side by side, as ratios."""
+
+    sim: PerfConfig = field(default_factory=PerfConfig)
+
+
+@dataclass(frozen=True)
+class QuickSuiteConfig:
+    """``bench quick``: the README's benchmark, a few minutes on 2 cores with embedded defaults."""
+
+    sim: PerfConfig = field(default_factory=lambda: PerfConfig(steps=400, repeats=3))
+    experts: ExpertBenchConfig = field(
+        default_factory=lambda: ExpertBenchConfig(seeds=20, variants=("expert", "perturbed"))
+    )
+    contact_sheets: bool = True
+    """Write a contact sheet of one expert demo per task."""
+
+
+def _perf(config: PerfSuiteConfig, run_dir: Path, results: dict[str, Any], sections: list[str]) -> None:
+    results["sim"] = run_sim_perf(config.sim)
+    sections.append(sim_perf_markdown(results["sim"]))
+
+
+def _quick(config: QuickSuiteConfig, run_dir: Path, results: dict[str, Any], sections: list[str]) -> None:
+    results["sim"] = run_sim_perf(config.sim)
+    sections.append(sim_perf_markdown(results["sim"]))
+    results["experts"] = run_expert_bench(config.experts)
+    sections.append(expert_markdown(results["experts"]))
+    if config.contact_sheets:
+        from robo_reward.data import contact_sheet
+        from robo_reward.sim.demos import rollout
+
+        lines = ["### Expert demonstrations\n"]
+        for task in config.experts.tasks:
+            sheet = contact_sheet(rollout(task, seed=0), run_dir / f"demo_{task}.png")
+            lines.append(f"![{task}]({sheet.name})")
+        results["contact_sheets"] = [f"demo_{task}.png" for task in config.experts.tasks]
+        sections.append("\n".join(lines) + "\n")
+
+
+@dataclass(frozen=True)
+class Suite:
+    config_class: type
+    run: Callable[[Any, Path, dict[str, Any], list[str]], None]
+    description: str
+
+
+SUITES: dict[str, Suite] = {
+    "perf": Suite(PerfSuiteConfig, _perf, "speeds side by side, printed as ratios"),
+    "quick": Suite(QuickSuiteConfig, _quick, "sim speed, expert success, demo pictures"),
+}
+
+
+def run_suite(
+    name: str,
+    results_root: str | Path = "results",
+    config_path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+) -> tuple[Path, str]:
+    """Run a suite on its embedded defaults, a YAML file and ``key=value`` overrides; returns the
+    run folder and the Markdown summary."""
+    if name not in SUITES:
+        raise ValueError(f"unknown bench suite {name!r}; suites: {', '.join(SUITES)}")
+    suite = SUITES[name]
+    config = load_config(suite.config_class, config_path, overrides)
+    run_dir = new_run_dir(results_root, name)
+    results: dict[str, Any] = {}
+    sections: list[str] = [f"## robo-reward bench {name}\n"]
+    complete = False
+    try:
+        suite.run(config, run_dir, results, sections)
+        complete = True
+    finally:
+        results["complete"] = complete
+        if not complete:
+            sections.append("\n**INCOMPLETE RUN**: interrupted or failed; figures above are partial.\n")
+        markdown = "\n".join(sections)
+        write_run(run_dir, name, results, markdown, config_to_dict(config))
+    return run_dir, markdown

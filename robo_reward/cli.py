@@ -1,0 +1,150 @@
+"""``robo-reward``: the command line. Thin: every subcommand parses, validates and calls the library.
+
+Bad input exits with status 2 and one line on stderr that says what is wrong; nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import robo_reward
+
+
+class UsageError(Exception):
+    """Raised for bad command-line input; printed without a traceback."""
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML file or preset name under configs/ to start from")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value (repeatable), e.g. --set image_size=64",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="robo-reward",
+        description="Dense rewards for robot learning: tasks, demos, reward models, benchmarks.",
+    )
+    parser.add_argument("--version", action="version", version=f"robo_reward {robo_reward.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tasks = commands.add_parser("tasks", help="list the registered tasks")
+    tasks.set_defaults(handler=_cmd_tasks)
+
+    demos = commands.add_parser("demos", help="generate and look at demonstrations")
+    demo_commands = demos.add_subparsers(dest="demos_command", required=True, metavar="ACTION")
+    generate = demo_commands.add_parser("generate", help="write scripted-expert demos to a dataset")
+    generate.add_argument("--task", help="task name (see `robo-reward tasks`)")
+    generate.add_argument("--episodes", type=int, help="number of episodes")
+    generate.add_argument("--seed", type=int, help="first env seed")
+    generate.add_argument("--out", required=True, help="dataset directory to create")
+    generate.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
+    _add_config_arguments(generate)
+    generate.set_defaults(handler=_cmd_demos_generate)
+
+    show = demo_commands.add_parser("show", help="contact sheet (PNG) of a trajectory")
+    show.add_argument("path", help="a trajectory .npz or a dataset directory")
+    show.add_argument("--episode", type=int, default=0, help="episode index in a dataset")
+    show.add_argument("--out", help="PNG path (default: next to the input)")
+    show.add_argument("--columns", type=int, default=10, help="frames per row")
+    show.add_argument("--video", help="also write an MP4 of one view here")
+    show.set_defaults(handler=_cmd_demos_show)
+
+    bench = commands.add_parser("bench", help="run a benchmark suite")
+    bench.add_argument("suite", help="suite name: quick, perf")
+    bench.add_argument("--results", default="results", help="results root folder")
+    _add_config_arguments(bench)
+    bench.set_defaults(handler=_cmd_bench)
+    return parser
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    from robo_reward.sim.experts import EXPERTS
+    from robo_reward.sim.registration import TASKS
+
+    for name, spec in TASKS.items():
+        subtasks = ", ".join(EXPERTS[name].subtask_labels)
+        print(f"{name:13s} {spec.env_id:28s} max {spec.max_episode_steps:3d} steps  [{subtasks}]")
+    return 0
+
+
+def _cmd_demos_generate(args: argparse.Namespace) -> int:
+    from robo_reward.config import load_config, preset_path
+    from robo_reward.sim.demos import DemoConfig, generate_demos
+
+    overrides = list(args.overrides)
+    for key in ("task", "episodes", "seed"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    config_path = preset_path("demos", args.config) if args.config else None
+    config = load_config(DemoConfig, config_path, overrides)
+    summary = generate_demos(config, args.out, overwrite=args.overwrite)
+    print(f"wrote {summary['num_episodes']} episodes of {config.task} to {args.out}")
+    for variant, counts in summary["by_variant"].items():
+        print(f"  {variant:10s} {counts['count']:4d} episodes, {counts['success_rate']:.0%} successful")
+    return 0
+
+
+def _cmd_demos_show(args: argparse.Namespace) -> int:
+    from robo_reward.data import DatasetReader, Trajectory, contact_sheet, write_video
+
+    path = Path(args.path)
+    if path.is_dir():
+        dataset = DatasetReader(path)
+        if not 0 <= args.episode < len(dataset):
+            raise UsageError(f"--episode {args.episode} is out of range: {path} has {len(dataset)} episodes")
+        trajectory = dataset[args.episode]
+        default_out = path / f"episode_{args.episode:06d}.png"
+    elif path.is_file():
+        trajectory = Trajectory.load(path)
+        default_out = path.with_suffix(".png")
+    else:
+        raise UsageError(f"{path} does not exist")
+    out = contact_sheet(trajectory, args.out or default_out, columns=args.columns)
+    print(f"wrote {out}")
+    if args.video:
+        print(f"wrote {write_video(trajectory, args.video)}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from robo_reward.bench.suites import SUITES, run_suite
+    from robo_reward.config import preset_path
+
+    if args.suite not in SUITES:
+        raise UsageError(f"unknown bench suite {args.suite!r}; suites: {', '.join(SUITES)}")
+    config_path = preset_path("bench", args.config) if args.config else None
+    run_dir, markdown = run_suite(args.suite, args.results, config_path, args.overrides)
+    print(markdown)
+    print(f"results written to {run_dir}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from robo_reward.config import ConfigError
+    from robo_reward.data import DataFormatError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UsageError, ConfigError, DataFormatError, ValueError, OSError) as error:
+        print(f"robo-reward: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("robo-reward: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
