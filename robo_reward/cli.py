@@ -1,4 +1,4 @@
-"""``robo-reward``: the command line. Thin: every subcommand parses, validates and calls the library.
+"""``robo-reward``: the command line. Thin: each subcommand parses, validates, calls the library.
 
 Bad input exits with status 2 and one line on stderr that says what is wrong; nothing is written.
 """
@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="robo-reward",
         description="Dense rewards for robot learning: tasks, demos, reward models, benchmarks.",
     )
-    parser.add_argument("--version", action="version", version=f"robo_reward {robo_reward.__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"robo_reward {robo_reward.__version__}"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     tasks = commands.add_parser("tasks", help="list the registered tasks")
@@ -91,7 +93,10 @@ def _cmd_demos_generate(args: argparse.Namespace) -> int:
     summary = generate_demos(config, args.out, overwrite=args.overwrite)
     print(f"wrote {summary['num_episodes']} episodes of {config.task} to {args.out}")
     for variant, counts in summary["by_variant"].items():
-        print(f"  {variant:10s} {counts['count']:4d} episodes, {counts['success_rate']:.0%} successful")
+        print(
+            f"  {variant:10s} {counts['count']:4d} episodes, "
+            f"{counts['success_rate']:.0%} successful"
+        )
     return 0
 
 
@@ -102,7 +107,9 @@ def _cmd_demos_show(args: argparse.Namespace) -> int:
     if path.is_dir():
         dataset = DatasetReader(path)
         if not 0 <= args.episode < len(dataset):
-            raise UsageError(f"--episode {args.episode} is out of range: {path} has {len(dataset)} episodes")
+            raise UsageError(
+                f"--episode {args.episode} is out of range: {path} has {len(dataset)} episodes"
+            )
         trajectory = dataset[args.episode]
         default_out = path / f"episode_{args.episode:06d}.png"
     elif path.is_file():

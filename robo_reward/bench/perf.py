@@ -86,7 +86,9 @@ def _worker_environment(single_core: bool) -> dict[str, str]:
     return env
 
 
-def _measure_in_subprocess(task: str, steps: int, env_kwargs: dict[str, Any], single_core: bool) -> float:
+def _measure_in_subprocess(
+    task: str, steps: int, env_kwargs: dict[str, Any], single_core: bool
+) -> float:
     code = (
         "import json, os, sys\n"
         "args = json.loads(sys.argv[1])\n"
@@ -157,7 +159,8 @@ def sim_perf_markdown(result: dict[str, Any]) -> str:
     ]
     verdict = "meets" if result["meets_target"] else "MISSES"
     return (
-        f"### Simulation speed ({result['task']}, {core}, median of {len(result['samples']['rgb'])})\n\n"
+        f"### Simulation speed ({result['task']}, {core}, "
+        f"median of {len(result['samples']['rgb'])})\n\n"
         + markdown_table(["condition", "env steps/s", "ratio to physics only"], rows)
         + f"\nRGB with {views}: {sps['rgb']:.0f} steps/s = "
         f"{result['ratio_rgb_to_target']:.2f}x the target of "

@@ -52,7 +52,9 @@ def new_run_dir(root: str | Path, suite: str) -> Path:
     return run_dir
 
 
-def write_run(run_dir: Path, suite: str, results: dict[str, Any], markdown: str, config: Any) -> None:
+def write_run(
+    run_dir: Path, suite: str, results: dict[str, Any], markdown: str, config: Any
+) -> None:
     """Write ``results.json`` and ``results.md`` atomically."""
     payload = {
         "suite": suite,

@@ -37,12 +37,16 @@ class QuickSuiteConfig:
     """Write a contact sheet of one expert demo per task."""
 
 
-def _perf(config: PerfSuiteConfig, run_dir: Path, results: dict[str, Any], sections: list[str]) -> None:
+def _perf(
+    config: PerfSuiteConfig, run_dir: Path, results: dict[str, Any], sections: list[str]
+) -> None:
     results["sim"] = run_sim_perf(config.sim)
     sections.append(sim_perf_markdown(results["sim"]))
 
 
-def _quick(config: QuickSuiteConfig, run_dir: Path, results: dict[str, Any], sections: list[str]) -> None:
+def _quick(
+    config: QuickSuiteConfig, run_dir: Path, results: dict[str, Any], sections: list[str]
+) -> None:
     results["sim"] = run_sim_perf(config.sim)
     sections.append(sim_perf_markdown(results["sim"]))
     results["experts"] = run_expert_bench(config.experts)
@@ -94,7 +98,9 @@ def run_suite(
     finally:
         results["complete"] = complete
         if not complete:
-            sections.append("\n**INCOMPLETE RUN**: interrupted or failed; figures above are partial.\n")
+            sections.append(
+                "\n**INCOMPLETE RUN**: interrupted or failed; figures above are partial.\n"
+            )
         markdown = "\n".join(sections)
         write_run(run_dir, name, results, markdown, config_to_dict(config))
     return run_dir, markdown

@@ -8,6 +8,7 @@ The layout is documented in ``docs/data_format.md``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -128,6 +129,7 @@ class DatasetWriter:
         self._shards: list[dict[str, Any]] = []
         self._episodes: list[dict[str, Any]] = []
         self._closed = False
+        self._created_dir = False
         self._dir = self._prepare(overwrite)
         self._write_manifest(complete=False)
 
@@ -148,11 +150,13 @@ class DatasetWriter:
         if path.exists() and not path.is_dir():
             raise NotADirectoryError(f"{path} exists and is not a directory")
         if not path.exists() or not any(path.iterdir()):
+            self._created_dir = not path.exists()
             path.mkdir(parents=True, exist_ok=True)
             return path
         if not overwrite:
             raise FileExistsError(
-                f"{path} is not empty; choose a new directory or pass overwrite=True"
+                f"{path} is not empty; choose a new directory or replace the dataset in it "
+                "(--overwrite on the command line, overwrite=True in Python)"
             )
         if not _is_dataset_dir(path):
             raise FileExistsError(
@@ -235,13 +239,22 @@ class DatasetWriter:
         shutil.rmtree(retired)
 
     def abort(self) -> None:
-        """Stop without writing buffered episodes; completed shards stay, a staging dir goes."""
+        """Stop without writing buffered episodes; completed shards stay, a staging dir goes.
+
+        If not one shard was written, nothing is left behind: the manifest goes, and so does
+        the directory if this writer created it.
+        """
         if self._closed:
             return
         self._closed = True
         self._buffer.clear()
         if self._dir != self.path:
             shutil.rmtree(self._dir, ignore_errors=True)
+        elif not self._shards:
+            (self._dir / MANIFEST_NAME).unlink(missing_ok=True)
+            if self._created_dir:
+                with contextlib.suppress(OSError):
+                    self._dir.rmdir()
 
     def __enter__(self) -> DatasetWriter:
         return self

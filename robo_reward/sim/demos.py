@@ -8,19 +8,19 @@ expert knows it (see :mod:`robo_reward.sim.experts.base`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
 from robo_reward.config import config_to_dict
 from robo_reward.data import DatasetReader, DatasetWriter, Trajectory, piecewise_linear_progress
+from robo_reward.sim.env_config import EnvConfig
 from robo_reward.sim.experts import EXPERTS, Disruption, ScriptedExpert
-from robo_reward.sim.registration import make_env, task_spec
-from robo_reward.sim.tasks.base import DEFAULT_CAMERAS
+from robo_reward.sim.registration import task_spec
 
 DEMO_VARIANTS = ("expert", "noisy", "perturbed", "failure")
 
@@ -37,12 +37,8 @@ class DemoConfig:
     """Episode ``i`` resets the env with seed ``seed + i``."""
     variants: dict[str, float] = field(default_factory=lambda: {"expert": 1.0})
     """Relative frequency of each variant: expert, noisy, perturbed, failure."""
-    cameras: tuple[str, ...] = DEFAULT_CAMERAS
-    """Camera views to record."""
-    image_size: int = 96
-    """Square image size in pixels."""
-    depth: bool = False
-    """Also record depth images."""
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """Env settings: cameras, image size, depth, randomisation."""
     noise_std: float = 0.15
     """Action noise of the noisy variant (in normalised action units)."""
     episodes_per_shard: int = 10
@@ -57,8 +53,8 @@ class DemoConfig:
             raise ValueError(f"unknown variants {sorted(unknown)}; choose from {DEMO_VARIANTS}")
         if any(w < 0 for w in self.variants.values()) or sum(self.variants.values()) <= 0:
             raise ValueError("variant weights must be >= 0 and not all zero")
-        if not self.cameras:
-            raise ValueError("record at least one camera")
+        if not self.env.cameras:
+            raise ValueError("record at least one camera (env.cameras)")
         if self.noise_std < 0:
             raise ValueError("noise_std must be >= 0")
 
@@ -88,21 +84,22 @@ def rollout(
     task: str,
     seed: int,
     variant: str = "expert",
-    env_kwargs: Mapping[str, Any] | None = None,
+    env_config: EnvConfig | None = None,
     noise_std: float = 0.15,
-    env=None,
+    env: gym.Env | None = None,
 ) -> Trajectory:
     """Run one episode of the task's scripted expert and return it as a :class:`Trajectory`.
 
-    ``env`` may be passed to reuse one (it must be ``make_env(task, ...)``); otherwise one is made
-    and closed. Perturbed episodes get twice the usual time limit so they can recover.
+    ``env`` may be passed to reuse one (made by ``make_env(task, ...)`` with the time limit of
+    :func:`episode_limit`); otherwise one is made from ``env_config`` and closed. Perturbed
+    episodes get twice the usual time limit so they can recover.
     """
     spec = task_spec(task)
     rng = np.random.default_rng([seed, DEMO_VARIANTS.index(variant)])
     expert_kwargs = plan_variant(variant, EXPERTS[spec.name], rng, noise_std)
     own_env = env is None
     if own_env:
-        env = make_env(spec.name, max_episode_steps=episode_limit(spec.name, variant), **(env_kwargs or {}))
+        env = (env_config or EnvConfig()).make(spec.name, episode_limit(spec.name, variant))
     try:
         return _run_episode(env, spec.name, seed, variant, rng, expert_kwargs)
     finally:
@@ -116,7 +113,12 @@ def episode_limit(task: str, variant: str) -> int:
 
 
 def _run_episode(
-    env, task: str, seed: int, variant: str, rng: np.random.Generator, expert_kwargs: dict[str, Any]
+    env: gym.Env,
+    task: str,
+    seed: int,
+    variant: str,
+    rng: np.random.Generator,
+    expert_kwargs: dict[str, Any],
 ) -> Trajectory:
     unwrapped = env.unwrapped
     obs, info = env.reset(seed=seed)
@@ -125,7 +127,11 @@ def _run_episode(
     views = unwrapped.cameras
     frames = {view: [obs[view]] for view in views}
     depth = {view: [obs[f"{view}_depth"]] for view in views if unwrapped.depth}
-    states, goals_achieved, goals_desired = [obs["state"]], [obs["achieved_goal"]], [obs["desired_goal"]]
+    states, goals_achieved, goals_desired = (
+        [obs["state"]],
+        [obs["achieved_goal"]],
+        [obs["desired_goal"]],
+    )
     timestamps, actions, rewards = [info["timestamp_ns"]], [], []
     frame = 0
     while True:
@@ -188,27 +194,23 @@ def generate_demos(config: DemoConfig, out: str | Path, overwrite: bool = False)
     names = sorted(config.variants)
     weights = np.array([config.variants[n] for n in names], dtype=float)
     chosen = rng.choice(names, size=config.episodes, p=weights / weights.sum())
-    env_kwargs = {"cameras": config.cameras, "image_size": config.image_size, "depth": config.depth}
-    envs: dict[str, Any] = {}
+    # Make every env before opening the writer, so bad settings fail before anything is written.
+    limits = {variant: episode_limit(config.task, variant) for variant in set(chosen)}
+    envs: dict[int, gym.Env] = {}
     metadata = {"generator": "robo-reward demos generate", "config": config_to_dict(config)}
     try:
+        for limit in sorted(set(limits.values())):
+            envs[limit] = config.env.make(config.task, limit)
         with DatasetWriter(
             out, config.task, metadata, config.episodes_per_shard, overwrite=overwrite
         ) as writer:
             for index in tqdm(range(config.episodes), desc=f"demos {config.task}", unit="ep"):
                 variant = str(chosen[index])
-                limit = episode_limit(config.task, variant)
-                if limit not in envs:
-                    envs[limit] = make_env(config.task, max_episode_steps=limit, **env_kwargs)
-                writer.add(
-                    rollout(
-                        config.task,
-                        config.seed + index,
-                        variant,
-                        noise_std=config.noise_std,
-                        env=envs[limit],
-                    )
+                env = envs[limits[variant]]
+                traj = rollout(
+                    config.task, config.seed + index, variant, None, config.noise_std, env
                 )
+                writer.add(traj)
     finally:
         for env in envs.values():
             env.close()

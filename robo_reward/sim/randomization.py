@@ -76,7 +76,7 @@ class SceneRandomizer:
             # Hues spread evenly from a random start, so objects of one scene stay distinguishable.
             groups = len(self._color_groups)
             hues = (rng.uniform() + np.arange(groups) / max(1, groups)) % 1.0
-            for group, hue in zip(self._color_groups, hues):
+            for group, hue in zip(self._color_groups, hues, strict=True):
                 rgb = colorsys.hsv_to_rgb(hue, rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0))
                 for geom_id in group:
                     model.geom_matid[geom_id] = -1  # geom_rgba is used only without a material

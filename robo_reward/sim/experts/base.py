@@ -154,18 +154,22 @@ class ScriptedExpert:
             return self._to_action(move)
         return self._to_action(move)
 
-    def keyframes(self, final_frame: int, success: bool) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
+    def keyframes(
+        self, final_frame: int, success: bool
+    ) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
         """Subtask boundaries ``(0, k1, ..., T)`` of a clean successful episode, else ``None``."""
         labels = tuple(label for _, label in self.log.phase_starts)
         if not success or self.log.events or labels != self.subtask_labels:
             return None
         starts = [frame for frame, _ in self.log.phase_starts]
         boundaries = (*starts, final_frame)
-        if any(b <= a for a, b in zip(boundaries, boundaries[1:])):
+        if any(b <= a for a, b in zip(boundaries, boundaries[1:], strict=False)):
             return None  # two phases began on one frame; no well-defined subtask boundary
         return boundaries, labels
 
-    def progress_milestones(self, final_frame: int, success: bool) -> list[tuple[int, float]] | None:
+    def progress_milestones(
+        self, final_frame: int, success: bool
+    ) -> list[tuple[int, float]] | None:
         """True progress milestones for the whole episode, or ``None`` where it is not known
         (random actions, or a failure the expert did not plan)."""
         if self.mode == "random":
@@ -222,8 +226,12 @@ class ScriptedExpert:
         value = (self.phase + fraction) / self.num_phases
         self._milestone(frame, value)
         self.log.events.append(
-            {"frame": frame, "event": self.disruption.kind, "phase": self.phase_label,
-             "fraction": round(fraction, 4)}
+            {
+                "frame": frame,
+                "event": self.disruption.kind,
+                "phase": self.phase_label,
+                "fraction": round(fraction, 4),
+            }
         )
         if self.disruption.kind == "stall":
             self.mode = "stalled"

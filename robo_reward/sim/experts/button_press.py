@@ -20,7 +20,9 @@ class ButtonPressExpert(ScriptedExpert):
 
     def _approach(self, state: dict[str, Any]) -> Move:
         target = state.setdefault("rest_top", self.env.button_top) + np.array([0.0, 0.0, HOVER])
-        return Move(target, GRIPPER_CLOSED, done=bool(np.linalg.norm(self.env.grip_pos - target) < 0.01))
+        return Move(
+            target, GRIPPER_CLOSED, done=bool(np.linalg.norm(self.env.grip_pos - target) < 0.01)
+        )
 
     def _press(self, state: dict[str, Any]) -> Move:
         top = self.env.button_top + np.array([0.0, 0.0, self.env.depression])

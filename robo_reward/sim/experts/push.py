@@ -29,11 +29,15 @@ class PushExpert(ScriptedExpert):
 
     def _approach(self, state: dict[str, Any]) -> Move:
         target = self._behind(HOVER_Z)
-        return Move(target, GRIPPER_CLOSED, done=bool(np.linalg.norm(self.env.grip_pos - target) < 0.015))
+        return Move(
+            target, GRIPPER_CLOSED, done=bool(np.linalg.norm(self.env.grip_pos - target) < 0.015)
+        )
 
     def _lower(self, state: dict[str, Any]) -> Move:
         target = state.setdefault("target", self._behind(PUSH_Z))
-        return Move(target, GRIPPER_CLOSED, done=bool(np.linalg.norm(self.env.grip_pos - target) < 0.012))
+        return Move(
+            target, GRIPPER_CLOSED, done=bool(np.linalg.norm(self.env.grip_pos - target) < 0.012)
+        )
 
     def _push(self, state: dict[str, Any]) -> Move:
         """Stay on the block-to-target line behind the block and nudge forward; when the block

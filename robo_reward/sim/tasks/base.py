@@ -29,6 +29,7 @@ WORKSPACE_HIGH = np.array([0.25, 0.35, 0.40])
 HOME_GRIP_POS = np.array([-0.15, 0.0, 0.2])
 MAX_TARGET_LEAD = 0.1
 """How far (m) the Cartesian target may run ahead of the hand, so a blocked hand cannot wind up."""
+DEFAULT_RANDOMIZATION = RandomizationConfig()
 SETTLE_SUBSTEPS = 60
 """Physics steps at reset so the arm reaches its start pose and objects come to rest."""
 
@@ -84,7 +85,7 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         depth: bool = False,
         frame_skip: int = 20,
         action_scale: float = 0.05,
-        randomization: RandomizationConfig | None = RandomizationConfig(),
+        randomization: RandomizationConfig | None = DEFAULT_RANDOMIZATION,
         privileged_obs: bool = True,
         terminate_on_success: bool = True,
         render_mode: str | None = None,
@@ -123,7 +124,9 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
         self._grip_site = self.model.site("grip").id
         self._ee_mocap = int(self.model.body("ee_target").mocapid[0])
-        self._finger_qpos = [self.model.joint(n).qposadr[0] for n in ("finger_left", "finger_right")]
+        self._finger_qpos = [
+            self.model.joint(n).qposadr[0] for n in ("finger_left", "finger_right")
+        ]
         self._finger_qvel = [self.model.joint(n).dofadr[0] for n in ("finger_left", "finger_right")]
         self._arm_qpos = [
             self.model.joint(n).qposadr[0]
@@ -354,7 +357,8 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         return result
 
     def _solve_home_pose(self) -> np.ndarray:
-        """Let the weld pull the arm, elbow up, onto the home grip position once; reset reuses it."""
+        """Let the weld pull the arm, elbow up, onto the home grip position once (reset reuses
+        the joint angles)."""
         data = mujoco.MjData(self.model)
         data.qpos[self._arm_qpos] = (0.0, -0.9, 1.9, -1.0, 0.0)
         data.mocap_pos[self._ee_mocap] = HOME_GRIP_POS

@@ -37,7 +37,10 @@ class DrawerOpenEnv(TabletopEnv):
     model_file = "drawer_open.xml"
     goal_dim = 1
     object_obs_dim = 8
-    color_groups = (("drawer_front", "drawer_bottom", "drawer_side_l", "drawer_side_r"), ("handle",))
+    color_groups = (
+        ("drawer_front", "drawer_bottom", "drawer_side_l", "drawer_side_r"),
+        ("handle",),
+    )
 
     def _setup_task(self) -> None:
         self._cabinet = self.model.body("cabinet").id

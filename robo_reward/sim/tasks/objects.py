@@ -9,7 +9,9 @@ TABLE_X = (-0.28, 0.08)
 TABLE_Y = (-0.2, 0.2)
 
 
-def sample_table_xy(rng: np.random.Generator, avoid: list[np.ndarray], min_gap: float) -> np.ndarray:
+def sample_table_xy(
+    rng: np.random.Generator, avoid: list[np.ndarray], min_gap: float
+) -> np.ndarray:
     """A uniform table position at least ``min_gap`` (m) from every point in ``avoid``."""
     for _ in range(1000):
         xy = np.array([rng.uniform(*TABLE_X), rng.uniform(*TABLE_Y)])

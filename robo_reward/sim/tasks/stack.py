@@ -100,6 +100,4 @@ class StackEnv(TabletopEnv):
         block, goal = self.block_pos, self.goal
         if self.goal_reached(block, goal):
             return 1.0
-        return carry_progress(
-            self.grip_pos, block, goal, self.block_held(), self._initial_distance
-        )
+        return carry_progress(self.grip_pos, block, goal, self.block_held(), self._initial_distance)

@@ -1,0 +1,40 @@
+"""The env settings every command shares (demos, benchmarks, training), as one typed config."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+from robo_reward.sim.randomization import RandomizationConfig
+from robo_reward.sim.registration import make_env
+from robo_reward.sim.tasks.base import DEFAULT_CAMERAS
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Keyword arguments of the tabletop envs (see ``robo_reward.sim.tasks.base.TabletopEnv``)."""
+
+    cameras: tuple[str, ...] = DEFAULT_CAMERAS
+    """Camera views rendered into the observation."""
+    image_size: int = 96
+    """Square image size in pixels."""
+    depth: bool = False
+    """Also render a depth image per view."""
+    frame_skip: int = 20
+    """Physics steps (2 ms each) per env step."""
+    action_scale: float = 0.05
+    """Metres the grip target moves for an action component of 1."""
+    terminate_on_success: bool = True
+    """End the episode (terminated=True) on success."""
+    randomization: RandomizationConfig | None = field(default_factory=RandomizationConfig)
+    """Per-episode visual randomisation; null for the nominal scene."""
+
+    def env_kwargs(self) -> dict[str, Any]:
+        kwargs = asdict(self)
+        kwargs["randomization"] = self.randomization
+        return kwargs
+
+    def make(self, task: str, max_episode_steps: int | None = None) -> gym.Env:
+        return make_env(task, max_episode_steps=max_episode_steps, **self.env_kwargs())

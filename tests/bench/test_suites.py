@@ -1,0 +1,70 @@
+"""Benchmark suites write complete, traceable result folders; failures are marked partial."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from robo_reward.bench import suites
+from robo_reward.bench.perf import PerfConfig, run_sim_perf, time_env_steps
+from robo_reward.config import preset_path
+
+
+def test_quick_suite_tiny_preset_writes_json_and_markdown(tmp_path: Path) -> None:
+    run_dir, markdown = suites.run_suite("quick", tmp_path, preset_path("bench", "tiny"))
+    payload = json.loads((run_dir / "results.json").read_text())
+    assert payload["results"]["complete"] is True
+    assert payload["config"]["sim"]["steps"] == 20
+    assert payload["machine"]["versions"]["mujoco"]
+    sps = payload["results"]["sim"]["steps_per_second"]
+    assert set(sps) == {"no_render", "rgb", "rgb_depth"} and all(v > 0 for v in sps.values())
+    experts = payload["results"]["experts"]
+    assert set(experts) == {"reach", "button_press"}
+    assert (run_dir / "results.md").read_text() == markdown
+    assert "Simulation speed" in markdown and "Scripted experts" in markdown
+
+
+def test_failed_run_is_marked_incomplete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(suites, "run_expert_bench", broken)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        suites.run_suite("quick", tmp_path, preset_path("bench", "tiny"))
+    (run_dir,) = (tmp_path / "quick").iterdir()
+    payload = json.loads((run_dir / "results.json").read_text())
+    assert payload["results"]["complete"] is False
+    assert "sim" in payload["results"]  # what was measured before the crash is kept
+    assert "INCOMPLETE RUN" in (run_dir / "results.md").read_text()
+
+
+def test_unknown_suite_and_unwritable_results(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown bench suite"):
+        suites.run_suite("nope", tmp_path)
+    not_a_folder = tmp_path / "results"
+    not_a_folder.write_text("a file where the results folder should be")
+    with pytest.raises(OSError, match="cannot create the results folder"):
+        suites.run_suite("perf", not_a_folder)
+    assert not_a_folder.read_text() == "a file where the results folder should be"
+
+
+def test_time_env_steps_measures_something_positive() -> None:
+    assert time_env_steps("reach", 10, {"cameras": ()}) > 0
+
+
+def test_sim_perf_reports_ratios_consistent_with_speeds() -> None:
+    result = run_sim_perf(
+        PerfConfig(task="reach", steps=10, repeats=1, image_size=16), progress=False
+    )
+    sps = result["steps_per_second"]
+    assert result["ratio_rgb_to_no_render"] == pytest.approx(sps["rgb"] / sps["no_render"])
+    assert result["meets_target"] == (sps["rgb"] >= result["target_rgb_steps_per_second"])
+
+
+def test_perf_config_rejects_bad_values() -> None:
+    with pytest.raises(ValueError):
+        PerfConfig(steps=1)
+    with pytest.raises(ValueError):
+        PerfConfig(repeats=0)
