@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from robo_reward.sim.demos import rollout
+from robo_reward.sim.demos import episode_limit, rollout
 from robo_reward.sim.env_config import EnvConfig
 from robo_reward.sim.registration import TASKS, task_spec
 
@@ -41,11 +41,13 @@ def run_expert_bench(config: ExpertBenchConfig, progress: bool = True) -> dict[s
     jobs = [(t, v) for t in config.tasks for v in config.variants]
     for task, variant in tqdm(jobs, desc="experts", unit="task", disable=not progress):
         successes, lengths, keyframed = [], [], []
+        env = PHYSICS_ONLY.make(task, episode_limit(task, variant))
         for seed in range(config.seeds):
-            traj = rollout(task, seed, variant, env_config=PHYSICS_ONLY)
+            traj = rollout(task, seed, variant, env=env)
             successes.append(traj.success)
             lengths.append(traj.num_steps)
             keyframed.append(traj.keyframes is not None)
+        env.close()
         results.setdefault(task, {})[variant] = {
             "episodes": config.seeds,
             "success_rate": float(np.mean(successes)),
