@@ -46,8 +46,12 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         task_spec(self.task)
-        if self.episodes < 1:
-            raise ValueError(f"episodes must be >= 1, got {self.episodes}")
+        for name in ("episodes", "episodes_per_shard"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {self.seed!r}")
         unknown = set(self.variants) - set(DEMO_VARIANTS)
         if unknown:
             raise ValueError(f"unknown variants {sorted(unknown)}; choose from {DEMO_VARIANTS}")
@@ -70,7 +74,7 @@ def plan_variant(
     if variant == "perturbed":
         phase = str(rng.choice(expert_class.perturbable_phases()))
         recover = bool(rng.uniform() < 0.8)
-        disruption = Disruption("perturb", phase, float(rng.uniform(0.3, 0.7)), recover)
+        disruption = Disruption("perturb", phase, float(rng.uniform(0.25, 0.6)), recover)
         return {"noise_std": 0.03, "disruption": disruption}
     if variant == "failure":
         if rng.uniform() < 0.7:
@@ -95,6 +99,8 @@ def rollout(
     episodes get twice the usual time limit so they can recover.
     """
     spec = task_spec(task)
+    if variant not in DEMO_VARIANTS:
+        raise ValueError(f"unknown demo variant {variant!r}; choose from {DEMO_VARIANTS}")
     rng = np.random.default_rng([seed, DEMO_VARIANTS.index(variant)])
     expert_kwargs = plan_variant(variant, EXPERTS[spec.name], rng, noise_std)
     own_env = env is None
@@ -153,6 +159,7 @@ def _run_episode(
 
     success = bool(info["is_success"])
     num_frames = frame + 1
+    fired = {event["event"] for event in expert.log.events}
     keyframes = expert.keyframes(frame, success)
     milestones = expert.progress_milestones(frame, success)
     progress = None
@@ -168,7 +175,7 @@ def _run_episode(
         task=task,
         task_text=unwrapped.task_text,
         success=success,
-        variant=variant,
+        variant=realized_variant(variant, fired),
         keyframes=keyframes[0] if keyframes else None,
         subtask_labels=keyframes[1] if keyframes else None,
         progress=progress,
@@ -178,6 +185,7 @@ def _run_episode(
         seed=int(seed),
         metadata={
             "expert": type(expert).__name__,
+            "planned_variant": variant,
             "noise_std": expert.noise_std,
             "random_action_prob": expert.random_action_prob,
             "disruption": asdict(disruption) if disruption is not None else None,
@@ -186,6 +194,16 @@ def _run_episode(
             "truncated": bool(truncated),
         },
     )
+
+
+def realized_variant(planned: str, fired_events: set[str]) -> str:
+    """What an episode turned out to be: a planned perturbation or stall can fail to happen
+    (the task finished first), and such an episode is not labelled as one."""
+    if planned == "perturbed" and "perturb" not in fired_events:
+        return "noisy"
+    if planned == "failure" and not fired_events & {"stall", "random_actions"}:
+        return "expert"
+    return planned
 
 
 def generate_demos(config: DemoConfig, out: str | Path, overwrite: bool = False) -> dict[str, Any]:

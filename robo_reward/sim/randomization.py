@@ -8,6 +8,7 @@ always drawn around the nominal model, never around the previous episode, so not
 from __future__ import annotations
 
 import colorsys
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,11 +35,14 @@ class RandomizationConfig:
 
     def __post_init__(self) -> None:
         for name in ("light_position_std", "camera_position_std", "camera_rotation_std"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         low, high = self.light_intensity_range
-        if not 0 <= low <= high:
-            raise ValueError("light_intensity_range must satisfy 0 <= low <= high")
+        if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
+            raise ValueError(
+                f"light_intensity_range must satisfy 0 <= low <= high, got {(low, high)!r}"
+            )
 
 
 TABLE_MATERIALS = ("table_checker", "table_grain", "table_gradient", "table_dots")

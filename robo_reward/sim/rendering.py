@@ -9,6 +9,25 @@ import mujoco
 import numpy as np
 
 
+class Renderer(mujoco.Renderer):
+    """``mujoco.Renderer`` that frees its GPU objects inside its own GL context.
+
+    ``mujoco.Renderer.close`` (also run on garbage collection) destroys the GL context first and
+    the MjrContext second, so the MjrContext's textures and buffers are deleted in whichever
+    context is current: another env's. That env then renders garbage. Here the MjrContext goes
+    first, with its own context made current.
+    """
+
+    def close(self) -> None:
+        gl_context = getattr(self, "_gl_context", None)
+        mjr_context = getattr(self, "_mjr_context", None)
+        if gl_context and mjr_context:
+            gl_context.make_current()
+            mjr_context.free()
+            self._mjr_context = None
+        super().close()
+
+
 class MultiViewRenderer:
     """Renders several named cameras of one model into preallocated arrays.
 
@@ -35,10 +54,10 @@ class MultiViewRenderer:
             raise ValueError(f"camera names repeat: {list(cameras)}")
         self.cameras = tuple(cameras)
         self.height, self.width, self.depth = int(height), int(width), bool(depth)
-        self._renderer = mujoco.Renderer(model, self.height, self.width)
-        self._depth_renderer: mujoco.Renderer | None = None
+        self._renderer = Renderer(model, self.height, self.width)
+        self._depth_renderer: Renderer | None = None
         if self.depth:
-            self._depth_renderer = mujoco.Renderer(model, self.height, self.width)
+            self._depth_renderer = Renderer(model, self.height, self.width)
             self._depth_renderer.enable_depth_rendering()
 
     def render(self, data: mujoco.MjData) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:

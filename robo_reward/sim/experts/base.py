@@ -57,6 +57,12 @@ class Disruption:
     at_fraction: float = 0.5
     recover: bool = True
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("perturb", "stall", "random"):
+            raise ValueError(f"Disruption kind must be perturb, stall or random, got {self.kind!r}")
+        if not 0.0 <= self.at_fraction <= 1.0:
+            raise ValueError(f"at_fraction must be in [0, 1], got {self.at_fraction!r}")
+
 
 @dataclass
 class ExpertLog:
@@ -111,6 +117,7 @@ class ScriptedExpert:
         self.mode: Literal["task", "undo", "stalled", "random"] = "task"
         self.start_grip = self.env.grip_pos
         self._last_gripper = GRIPPER_OPEN
+        self._hold_point = self.start_grip
         self._enter_phase(0, frame=0)
         if self.disruption is not None and self.disruption.kind == "random":
             self.mode = "random"
@@ -138,15 +145,14 @@ class ScriptedExpert:
             self._milestone(frame, restart / self.num_phases)
             self.log.events.append({"frame": frame, "event": "undo_done", "restart": restart})
             if not self.disruption.recover:
-                self.mode = "stalled"
                 self.log.events.append({"frame": frame, "event": "gave_up"})
-                return self._jitter()
+                return self._stall()
             self.mode = "task"
             self._enter_phase(restart, frame, record=False)
 
         for _ in range(self.num_phases):
             move = self._phase_move()
-            if self._disruption_due():
+            if self._disruption_due(move):
                 return self._start_disruption(frame, move)
             if move.done and self.phase < self.num_phases - 1:
                 self._enter_phase(self.phase + 1, frame)
@@ -204,22 +210,30 @@ class ScriptedExpert:
         method = getattr(self, f"_{self.phase_label}")
         return method(self._phase_state)
 
-    def _phase_fraction(self, target: np.ndarray) -> float:
-        """Share of this phase's start-to-target distance already covered, in [0, 1]."""
+    def _phase_fraction(self, target: np.ndarray, point: np.ndarray | None = None) -> float:
+        """Share of this phase's start-to-target distance that ``point`` (default: the grip
+        point) has covered, in [0, 1]."""
         total = float(np.linalg.norm(self._phase_start_grip - target))
         if total < 1e-6:
             return 1.0
-        remaining = float(np.linalg.norm(self.env.grip_pos - target))
+        point = self.env.grip_pos if point is None else point
+        remaining = float(np.linalg.norm(point - target))
         return float(np.clip(1.0 - remaining / total, 0.0, 1.0))
 
-    def _disruption_due(self) -> bool:
+    def _disruption_due(self, move: Move) -> bool:
+        """In the planned phase, once the commanded target has covered the planned fraction, or
+        as the phase completes (some finish before their distance fraction gets there).
+
+        The commanded target leads the hand, so the hand itself is at or short of the planned
+        fraction when the disruption starts: a stall planned mid-press never finishes the press.
+        """
         plan = self.disruption
         if plan is None or plan.kind == "random" or self.log.events:
             return False
         if plan.phase != self.phase_label:
             return False
-        move = self._phase_move()
-        return self._phase_fraction(move.target) >= plan.at_fraction
+        commanded = self._phase_fraction(move.target, self.env.target_pos)
+        return move.done or commanded >= plan.at_fraction
 
     def _start_disruption(self, frame: int, move: Move) -> np.ndarray:
         fraction = self._phase_fraction(move.target)
@@ -234,8 +248,7 @@ class ScriptedExpert:
             }
         )
         if self.disruption.kind == "stall":
-            self.mode = "stalled"
-            return self._jitter()
+            return self._stall()
         self.mode = "undo"
         self._undo_start = frame
         self._undone_phase = self.phase_label
@@ -247,7 +260,9 @@ class ScriptedExpert:
         return getattr(self, f"_undo_{name}")(self._undo_state, step)
 
     def _to_action(self, move: Move) -> np.ndarray:
-        delta = (move.target - self.env.grip_pos) / self.env.action_scale
+        # Relative to the commanded target, which the env moves by the action: relative to the
+        # hand, a target the hand lags behind would be overshot.
+        delta = (move.target - self.env.target_pos) / self.env.action_scale
         action = np.empty(4)
         speed = min(move.speed, self.max_speed)
         action[:3] = np.clip(delta, -speed, speed)
@@ -259,8 +274,12 @@ class ScriptedExpert:
             action[:3] = self.rng.uniform(-1.0, 1.0, size=3)
         return np.clip(action, -1.0, 1.0).astype(np.float32)
 
+    def _stall(self) -> np.ndarray:
+        """Stop where the hand is now (pulling the commanded target back to it) and jitter."""
+        self.mode = "stalled"
+        self._hold_point = self.env.grip_pos
+        return self._jitter()
+
     def _jitter(self) -> np.ndarray:
-        action = np.empty(4)
-        action[:3] = self.rng.normal(0.0, 0.05, size=3)
-        action[3] = self._last_gripper
-        return np.clip(action, -1.0, 1.0).astype(np.float32)
+        wobble = self.rng.normal(0.0, 0.003, size=3)
+        return self._to_action(Move(self._hold_point + wobble, self._last_gripper))

@@ -17,7 +17,7 @@ from gymnasium import spaces
 
 from robo_reward.sim.assets import asset_path
 from robo_reward.sim.randomization import RandomizationConfig, SceneRandomizer
-from robo_reward.sim.rendering import MultiViewRenderer
+from robo_reward.sim.rendering import MultiViewRenderer, Renderer
 
 DEFAULT_CAMERAS = ("front", "side", "wrist")
 ACTION_DIM = 4
@@ -155,7 +155,7 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             if self.cameras
             else None
         )
-        self._viewer_renderer: mujoco.Renderer | None = None
+        self._viewer_renderer: Renderer | None = None
         self._setup_task()
 
     # ----------------------------------------------------------------- task interface
@@ -240,7 +240,7 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         if self.render_mode is None:
             return None
         if self._viewer_renderer is None:
-            self._viewer_renderer = mujoco.Renderer(self.model, *self._render_size)
+            self._viewer_renderer = Renderer(self.model, *self._render_size)
         self._viewer_renderer.update_scene(self.data, camera="front")
         return self._viewer_renderer.render()
 
@@ -257,6 +257,11 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def grip_pos(self) -> np.ndarray:
         """Position of the point between the fingertips (world frame, m)."""
         return self.data.site_xpos[self._grip_site].copy()
+
+    @property
+    def target_pos(self) -> np.ndarray:
+        """The commanded grip position (the mocap target the hand is welded to)."""
+        return self.data.mocap_pos[self._ee_mocap].copy()
 
     @property
     def finger_opening(self) -> float:
