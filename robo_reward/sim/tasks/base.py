@@ -77,6 +77,11 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     goal_dim: ClassVar[int]
     object_obs_dim: ClassVar[int] = 0
     color_groups: ClassVar[tuple[tuple[str, ...], ...]] = ()
+    success_distance: ClassVar[float | None] = None
+    """Position goals succeed within this distance (m); ``None``: a one-number goal that
+    succeeds once the achieved value reaches the desired one (an opening, a depression)."""
+    goal: np.ndarray
+    """The desired goal; tasks set it at reset (or compute it, for goals that move)."""
 
     def __init__(
         self,
@@ -173,14 +178,17 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         raise NotImplementedError
 
     def _desired_goal(self) -> np.ndarray:
-        raise NotImplementedError
+        return np.array(self.goal, dtype=np.float64)
 
     def _object_obs(self) -> np.ndarray:
         return np.zeros(0)
 
     def goal_reached(self, achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
         """Vectorised success test on (batches of) goals; bool array of the batch shape."""
-        raise NotImplementedError
+        achieved, desired = np.asarray(achieved_goal), np.asarray(desired_goal)
+        if self.success_distance is None:
+            return (achieved >= desired)[..., 0]
+        return np.linalg.norm(achieved - desired, axis=-1) < self.success_distance
 
     def privileged_progress(self) -> float:
         """A hand-written dense progress in [0, 1] from simulator state (reference only)."""

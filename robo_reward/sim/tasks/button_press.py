@@ -36,6 +36,7 @@ class ButtonPressEnv(TabletopEnv):
     task_text = "press the button"
     model_file = "button_press.xml"
     goal_dim = 1
+    goal = np.array([TARGET_DEPRESSION])
     object_obs_dim = 8
     color_groups = (("button",),)
 
@@ -66,12 +67,6 @@ class ButtonPressEnv(TabletopEnv):
 
     def _achieved_goal(self) -> np.ndarray:
         return np.array([self.depression])
-
-    def _desired_goal(self) -> np.ndarray:
-        return np.array([TARGET_DEPRESSION])
-
-    def goal_reached(self, achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
-        return (np.asarray(achieved_goal) >= np.asarray(desired_goal))[..., 0]
 
     def privileged_progress(self) -> float:
         if self.depression >= TARGET_DEPRESSION:

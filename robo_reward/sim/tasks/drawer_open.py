@@ -36,6 +36,7 @@ class DrawerOpenEnv(TabletopEnv):
     task_text = "open the drawer"
     model_file = "drawer_open.xml"
     goal_dim = 1
+    goal = np.array([TARGET_OPENING])
     object_obs_dim = 8
     color_groups = (
         ("drawer_front", "drawer_bottom", "drawer_side_l", "drawer_side_r"),
@@ -69,12 +70,6 @@ class DrawerOpenEnv(TabletopEnv):
 
     def _achieved_goal(self) -> np.ndarray:
         return np.array([self.opening])
-
-    def _desired_goal(self) -> np.ndarray:
-        return np.array([TARGET_OPENING])
-
-    def goal_reached(self, achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
-        return (np.asarray(achieved_goal) >= np.asarray(desired_goal))[..., 0]
 
     def privileged_progress(self) -> float:
         if self.opening >= TARGET_OPENING:

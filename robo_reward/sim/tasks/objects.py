@@ -1,8 +1,11 @@
-"""Shared helpers for tasks with free-moving blocks: placement and privileged block features."""
+"""What the block tasks (push, pick and place, stack) share: the block, its placement, its
+privileged features and the staged privileged progress of carrying it."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from robo_reward.sim.tasks.base import TabletopEnv
 
 BLOCK_HALF = 0.02
 TABLE_X = (-0.28, 0.08)
@@ -33,3 +36,36 @@ def carry_progress(
     reach = 1.0 - min(1.0, float(np.linalg.norm(grip - block)) / 0.3)
     carried = max(0.0, 1.0 - float(np.linalg.norm(block - goal)) / initial_distance)
     return float(np.clip(0.2 * reach + (0.2 + 0.6 * carried) * held, 0.0, 1.0))
+
+
+class BlockTaskEnv(TabletopEnv):
+    """A tabletop task around one free block named ``block``; its goal is the block's position."""
+
+    goal_dim = 3
+    object_obs_dim = 9
+
+    def _setup_task(self) -> None:
+        self._block_body = self.model.body("block").id
+        self._block_geom = self.model.geom("block").id
+
+    def _after_settle(self) -> None:
+        self._initial_distance = max(float(np.linalg.norm(self.block_pos - self.goal)), 1e-6)
+
+    @property
+    def block_pos(self) -> np.ndarray:
+        return self.data.xpos[self._block_body].copy()
+
+    def block_held(self) -> bool:
+        return self.fingers_touch(self._block_geom)
+
+    def _object_obs(self) -> np.ndarray:
+        return block_features(self.block_pos, self.body_velocity(self._block_body), self.grip_pos)
+
+    def _achieved_goal(self) -> np.ndarray:
+        return self.block_pos
+
+    def privileged_progress(self) -> float:
+        block, goal = self.block_pos, self.goal
+        if self.goal_reached(block, goal):
+            return 1.0
+        return carry_progress(self.grip_pos, block, goal, self.block_held(), self._initial_distance)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from robo_reward.sim.tasks.base import TabletopEnv
 from robo_reward.sim.tasks.objects import (
     BLOCK_HALF,
-    block_features,
-    carry_progress,
+    BlockTaskEnv,
     sample_table_xy,
 )
 
-SUCCESS_DISTANCE = 0.04
 
-
-class PickPlaceEnv(TabletopEnv):
+class PickPlaceEnv(BlockTaskEnv):
     """Grasp a block and bring it within 4 cm of a target: on the table half the time, up to
     20 cm above it otherwise.
 
@@ -41,13 +37,8 @@ class PickPlaceEnv(TabletopEnv):
     task_name = "pick_place"
     task_text = "pick up the block and put it on the green target"
     model_file = "pick_place.xml"
-    goal_dim = 3
-    object_obs_dim = 9
+    success_distance = 0.04
     color_groups = (("block",),)
-
-    def _setup_task(self) -> None:
-        self._block_body = self.model.body("block").id
-        self._block_geom = self.model.geom("block").id
 
     def _reset_task(self) -> None:
         rng = self.np_random
@@ -57,34 +48,3 @@ class PickPlaceEnv(TabletopEnv):
         self._set_free_body("block", np.array([*block_xy, BLOCK_HALF]), rng.uniform(-0.2, 0.2))
         self.goal = np.array([*goal_xy, height])
         self._set_mocap("goal", self.goal)
-
-    def _after_settle(self) -> None:
-        self._initial_distance = max(float(np.linalg.norm(self.block_pos - self.goal)), 1e-6)
-
-    @property
-    def block_pos(self) -> np.ndarray:
-        return self.data.xpos[self._block_body].copy()
-
-    def block_held(self) -> bool:
-        return self.fingers_touch(self._block_geom)
-
-    def _object_obs(self) -> np.ndarray:
-        return block_features(self.block_pos, self.body_velocity(self._block_body), self.grip_pos)
-
-    def _achieved_goal(self) -> np.ndarray:
-        return self.block_pos
-
-    def _desired_goal(self) -> np.ndarray:
-        return self.goal.copy()
-
-    def goal_reached(self, achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
-        distance = np.linalg.norm(np.asarray(achieved_goal) - desired_goal, axis=-1)
-        return distance < SUCCESS_DISTANCE
-
-    def privileged_progress(self) -> float:
-        block = self.block_pos
-        if self.goal_reached(block, self.goal):
-            return 1.0
-        return carry_progress(
-            self.grip_pos, block, self.goal, self.block_held(), self._initial_distance
-        )

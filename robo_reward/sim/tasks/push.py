@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from robo_reward.sim.tasks.base import TabletopEnv
-from robo_reward.sim.tasks.objects import BLOCK_HALF, block_features, sample_table_xy
-
-SUCCESS_DISTANCE = 0.04
+from robo_reward.sim.tasks.objects import BLOCK_HALF, BlockTaskEnv, sample_table_xy
 
 
-class PushEnv(TabletopEnv):
+class PushEnv(BlockTaskEnv):
     """Push a block (4 cm cube) until it lies within 4 cm of a target disc on the table.
 
     ## Action Space
@@ -35,12 +32,8 @@ class PushEnv(TabletopEnv):
     task_name = "push"
     task_text = "push the block onto the green target"
     model_file = "push.xml"
-    goal_dim = 3
-    object_obs_dim = 9
+    success_distance = 0.04
     color_groups = (("block",),)
-
-    def _setup_task(self) -> None:
-        self._block_body = self.model.body("block").id
 
     def _reset_task(self) -> None:
         rng = self.np_random
@@ -51,27 +44,6 @@ class PushEnv(TabletopEnv):
         self._set_free_body("block", np.array([*block_xy, BLOCK_HALF]), rng.uniform(-0.2, 0.2))
         self.goal = np.array([*goal_xy, BLOCK_HALF])
         self._set_mocap("goal", np.array([*goal_xy, 0.001]))
-
-    def _after_settle(self) -> None:
-        self._initial_distance = max(float(np.linalg.norm(self.block_pos - self.goal)), 1e-6)
-
-    @property
-    def block_pos(self) -> np.ndarray:
-        return self.data.xpos[self._block_body].copy()
-
-    def _object_obs(self) -> np.ndarray:
-        velocity = self.body_velocity(self._block_body)
-        return block_features(self.block_pos, velocity, self.grip_pos)
-
-    def _achieved_goal(self) -> np.ndarray:
-        return self.block_pos
-
-    def _desired_goal(self) -> np.ndarray:
-        return self.goal.copy()
-
-    def goal_reached(self, achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
-        distance = np.linalg.norm(np.asarray(achieved_goal) - desired_goal, axis=-1)
-        return distance < SUCCESS_DISTANCE
 
     def privileged_progress(self) -> float:
         block, goal = self.block_pos, self.goal

@@ -6,8 +6,6 @@ import numpy as np
 
 from robo_reward.sim.tasks.base import TabletopEnv
 
-SUCCESS_DISTANCE = 0.04
-
 
 class ReachEnv(TabletopEnv):
     """Move the grip point to a green target sphere anywhere above the table.
@@ -34,6 +32,7 @@ class ReachEnv(TabletopEnv):
     task_text = "move the gripper to the green target"
     model_file = "reach.xml"
     goal_dim = 3
+    success_distance = 0.04
 
     def _reset_task(self) -> None:
         rng = self.np_random
@@ -47,13 +46,6 @@ class ReachEnv(TabletopEnv):
 
     def _achieved_goal(self) -> np.ndarray:
         return self.grip_pos
-
-    def _desired_goal(self) -> np.ndarray:
-        return self.goal.copy()
-
-    def goal_reached(self, achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
-        distance = np.linalg.norm(np.asarray(achieved_goal) - desired_goal, axis=-1)
-        return distance < SUCCESS_DISTANCE
 
     def privileged_progress(self) -> float:
         distance = float(np.linalg.norm(self.grip_pos - self.goal))

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from robo_reward.sim.tasks.base import TabletopEnv
 from robo_reward.sim.tasks.objects import (
     BLOCK_HALF,
+    BlockTaskEnv,
     block_features,
-    carry_progress,
     sample_table_xy,
 )
 
-SUCCESS_DISTANCE = 0.02
 BASE_HALF_HEIGHT = 0.02
 
 
-class StackEnv(TabletopEnv):
+class StackEnv(BlockTaskEnv):
     """Stack block A (4 cm cube) on block B (5 cm x 5 cm x 4 cm, heavier).
 
     ## Action Space
@@ -41,13 +39,12 @@ class StackEnv(TabletopEnv):
     task_name = "stack"
     task_text = "stack the small block on the large block"
     model_file = "stack.xml"
-    goal_dim = 3
+    success_distance = 0.02
     object_obs_dim = 18
     color_groups = (("block",), ("base_block",))
 
     def _setup_task(self) -> None:
-        self._block_body = self.model.body("block").id
-        self._block_geom = self.model.geom("block").id
+        super()._setup_task()
         self._base_body = self.model.body("base_block").id
 
     def _reset_task(self) -> None:
@@ -59,13 +56,6 @@ class StackEnv(TabletopEnv):
             "base_block", np.array([*base_xy, BASE_HALF_HEIGHT]), rng.uniform(-0.2, 0.2)
         )
 
-    def _after_settle(self) -> None:
-        self._initial_distance = max(float(np.linalg.norm(self.block_pos - self.goal)), 1e-6)
-
-    @property
-    def block_pos(self) -> np.ndarray:
-        return self.data.xpos[self._block_body].copy()
-
     @property
     def base_pos(self) -> np.ndarray:
         return self.data.xpos[self._base_body].copy()
@@ -73,9 +63,6 @@ class StackEnv(TabletopEnv):
     @property
     def goal(self) -> np.ndarray:
         return self.base_pos + np.array([0.0, 0.0, BASE_HALF_HEIGHT + BLOCK_HALF])
-
-    def block_held(self) -> bool:
-        return self.fingers_touch(self._block_geom)
 
     def _object_obs(self) -> np.ndarray:
         grip = self.grip_pos
@@ -85,19 +72,3 @@ class StackEnv(TabletopEnv):
                 block_features(self.base_pos, self.body_velocity(self._base_body), grip),
             ]
         )
-
-    def _achieved_goal(self) -> np.ndarray:
-        return self.block_pos
-
-    def _desired_goal(self) -> np.ndarray:
-        return self.goal
-
-    def goal_reached(self, achieved_goal: np.ndarray, desired_goal: np.ndarray) -> np.ndarray:
-        distance = np.linalg.norm(np.asarray(achieved_goal) - desired_goal, axis=-1)
-        return distance < SUCCESS_DISTANCE
-
-    def privileged_progress(self) -> float:
-        block, goal = self.block_pos, self.goal
-        if self.goal_reached(block, goal):
-            return 1.0
-        return carry_progress(self.grip_pos, block, goal, self.block_held(), self._initial_distance)
