@@ -3,6 +3,8 @@ privileged features and the staged privileged progress of carrying it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from robo_reward.sim.tasks.base import TabletopEnv
@@ -13,12 +15,17 @@ TABLE_Y = (-0.2, 0.2)
 
 
 def sample_table_xy(
-    rng: np.random.Generator, avoid: list[np.ndarray], min_gap: float
+    rng: np.random.Generator,
+    avoid: Sequence[np.ndarray] = (),
+    min_gap: float = 0.0,
+    max_gap: float = np.inf,
 ) -> np.ndarray:
-    """A uniform table position at least ``min_gap`` (m) from every point in ``avoid``."""
+    """A uniform table position at least ``min_gap`` (m) from every point in ``avoid`` and at
+    most ``max_gap`` from the first of them."""
     for _ in range(1000):
         xy = np.array([rng.uniform(*TABLE_X), rng.uniform(*TABLE_Y)])
-        if all(np.linalg.norm(xy - other[:2]) >= min_gap for other in avoid):
+        gaps = [float(np.linalg.norm(xy - other[:2])) for other in avoid]
+        if all(gap >= min_gap for gap in gaps) and (not gaps or gaps[0] <= max_gap):
             return xy
     raise RuntimeError("could not place an object on the table; the workspace is too crowded")
 
@@ -47,6 +54,16 @@ class BlockTaskEnv(TabletopEnv):
     def _setup_task(self) -> None:
         self._block_body = self.model.body("block").id
         self._block_geom = self.model.geom("block").id
+
+    def _place_block(
+        self, joint: str, avoid: Sequence[np.ndarray] = (), half_height: float = BLOCK_HALF
+    ) -> np.ndarray:
+        """Put a block at a random table position (12 cm clear of ``avoid``) and yaw; returns
+        its xy."""
+        xy = sample_table_xy(self.np_random, avoid, min_gap=0.12)
+        yaw = self.np_random.uniform(-0.2, 0.2)
+        self._set_free_body(joint, np.array([*xy, half_height]), yaw)
+        return xy
 
     def _after_settle(self) -> None:
         self._initial_distance = max(float(np.linalg.norm(self.block_pos - self.goal)), 1e-6)

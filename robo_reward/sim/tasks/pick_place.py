@@ -42,9 +42,8 @@ class PickPlaceEnv(BlockTaskEnv):
 
     def _reset_task(self) -> None:
         rng = self.np_random
-        block_xy = sample_table_xy(rng, [], 0.0)
-        goal_xy = sample_table_xy(rng, [block_xy], 0.12)
+        block_xy = self._place_block("block")
+        goal_xy = sample_table_xy(rng, [block_xy], min_gap=0.12)
         height = BLOCK_HALF if rng.uniform() < 0.5 else rng.uniform(0.06, 0.2)
-        self._set_free_body("block", np.array([*block_xy, BLOCK_HALF]), rng.uniform(-0.2, 0.2))
         self.goal = np.array([*goal_xy, height])
         self._set_mocap("goal", self.goal)

@@ -36,12 +36,8 @@ class PushEnv(BlockTaskEnv):
     color_groups = (("block",),)
 
     def _reset_task(self) -> None:
-        rng = self.np_random
-        block_xy = sample_table_xy(rng, [], 0.0)
-        goal_xy = sample_table_xy(rng, [block_xy], 0.12)
-        while np.linalg.norm(goal_xy - block_xy) > 0.25:
-            goal_xy = sample_table_xy(rng, [block_xy], 0.12)
-        self._set_free_body("block", np.array([*block_xy, BLOCK_HALF]), rng.uniform(-0.2, 0.2))
+        block_xy = self._place_block("block")
+        goal_xy = sample_table_xy(self.np_random, [block_xy], min_gap=0.12, max_gap=0.25)
         self.goal = np.array([*goal_xy, BLOCK_HALF])
         self._set_mocap("goal", np.array([*goal_xy, 0.001]))
 

@@ -8,7 +8,6 @@ from robo_reward.sim.tasks.objects import (
     BLOCK_HALF,
     BlockTaskEnv,
     block_features,
-    sample_table_xy,
 )
 
 BASE_HALF_HEIGHT = 0.02
@@ -48,13 +47,8 @@ class StackEnv(BlockTaskEnv):
         self._base_body = self.model.body("base_block").id
 
     def _reset_task(self) -> None:
-        rng = self.np_random
-        block_xy = sample_table_xy(rng, [], 0.0)
-        base_xy = sample_table_xy(rng, [block_xy], 0.12)
-        self._set_free_body("block", np.array([*block_xy, BLOCK_HALF]), rng.uniform(-0.2, 0.2))
-        self._set_free_body(
-            "base_block", np.array([*base_xy, BASE_HALF_HEIGHT]), rng.uniform(-0.2, 0.2)
-        )
+        block_xy = self._place_block("block")
+        self._place_block("base_block", [block_xy], BASE_HALF_HEIGHT)
 
     @property
     def base_pos(self) -> np.ndarray:
