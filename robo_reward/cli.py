@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--video", help="also write an MP4 of one view here")
     show.set_defaults(handler=_cmd_demos_show)
 
+    grm = commands.add_parser("grm", help="the general process reward model")
+    grm_commands = grm.add_subparsers(dest="grm_command", required=True, metavar="ACTION")
+    pretrain = grm_commands.add_parser("pretrain", help="train the general GRM")
+    pretrain.add_argument("--out", required=True, help="run folder (checkpoint, optimizer, log)")
+    pretrain.add_argument("--resume", action="store_true", help="continue the run in --out")
+    _add_config_arguments(pretrain)
+    pretrain.set_defaults(handler=_cmd_grm_pretrain)
+
     bench = commands.add_parser("bench", help="run a benchmark suite")
     bench.add_argument("suite", help="suite name: quick, perf")
     bench.add_argument("--results", default="results", help="results root folder")
@@ -121,6 +129,18 @@ def _cmd_demos_show(args: argparse.Namespace) -> int:
     print(f"wrote {out}")
     if args.video:
         print(f"wrote {write_video(trajectory, args.video)}")
+    return 0
+
+
+def _cmd_grm_pretrain(args: argparse.Namespace) -> int:
+    from robo_reward.config import load_config, preset_path
+    from robo_reward.grm.pretrain import PretrainConfig, pretrain
+
+    config_path = preset_path("grm", args.config) if args.config else None
+    config = load_config(PretrainConfig, config_path, args.overrides)
+    result = pretrain(config, args.out, resume=args.resume)
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s; final loss {result.final_loss:.3f}")
+    print(f"checkpoint: {result.checkpoint}")
     return 0
 
 
