@@ -11,7 +11,8 @@ SYSTEM_PACKAGES := libosmesa6 libusb-1.0-0
 STAMP := $(VENV)/.installed
 export MUJOCO_GL ?= osmesa
 
-.PHONY: help install system-deps test test-slow bench bench-perf lint format pictures clean
+.PHONY: help install system-deps test test-slow bench bench-perf lint format pictures clean \
+	grm-data grm-pretrain grm-eval
 
 help:
 	@echo "make test       install, then run the default (fast) test suite"
@@ -20,6 +21,9 @@ help:
 	@echo "make bench-perf install, then run the perf suite (speed ratios)"
 	@echo "make lint       ruff"
 	@echo "make pictures   regenerate the task pictures in docs/images/"
+	@echo "make grm-data   generate the GRM pretraining demos (data/grm/, 4 training tasks)"
+	@echo "make grm-pretrain  pretrain the general GRM on them (runs/grm_general/)"
+	@echo "make grm-eval   evaluate the shipped GRM on the held-out tasks (results/grm/)"
 
 system-deps:
 	@missing=""; \
@@ -63,6 +67,20 @@ format: install
 
 pictures: install
 	$(PY) docs/make_pictures.py
+
+GRM_TRAIN_TASKS := reach push pick_place drawer_open
+
+grm-data: install
+	for task in $(GRM_TRAIN_TASKS); do \
+	  $(VENV)/bin/robo-reward demos generate --config reward_training --task $$task \
+	    --episodes 150 --seed 1000 --out data/grm/$$task || exit 1; \
+	done
+
+grm-pretrain: install
+	$(VENV)/bin/robo-reward grm pretrain --config general --out runs/grm_general
+
+grm-eval: install
+	$(VENV)/bin/robo-reward grm eval
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -69,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arguments(pretrain)
     pretrain.set_defaults(handler=_cmd_grm_pretrain)
 
+    evaluate = grm_commands.add_parser("eval", help="VOC and completion accuracy on held-out tasks")
+    evaluate.add_argument("--results", default="results", help="results root folder")
+    _add_config_arguments(evaluate)
+    evaluate.set_defaults(handler=_cmd_grm_eval)
+
+    adapt = commands.add_parser("adapt", help="one-shot adaptation of the GRM on one demo")
+    adapt.add_argument("--demo", required=True, help="a trajectory .npz or a dataset directory")
+    adapt.add_argument("--episode", type=int, default=0, help="episode index in a dataset")
+    adapt.add_argument("--out", required=True, help="folder for the adapted checkpoint")
+    _add_config_arguments(adapt)
+    adapt.set_defaults(handler=_cmd_adapt)
+
     bench = commands.add_parser("bench", help="run a benchmark suite")
     bench.add_argument("suite", help="suite name: quick, perf")
     bench.add_argument("--results", default="results", help="results root folder")
@@ -139,8 +151,52 @@ def _cmd_grm_pretrain(args: argparse.Namespace) -> int:
     config_path = preset_path("grm", args.config) if args.config else None
     config = load_config(PretrainConfig, config_path, args.overrides)
     result = pretrain(config, args.out, resume=args.resume)
-    print(f"trained {result.steps} steps in {result.seconds:.0f} s; final loss {result.final_loss:.3f}")
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s", end="; ")
+    print(f"final loss {result.final_loss:.3f}")
     print(f"checkpoint: {result.checkpoint}")
+    return 0
+
+
+def _cmd_grm_eval(args: argparse.Namespace) -> int:
+    from robo_reward.bench.results import new_run_dir, write_run
+    from robo_reward.config import config_to_dict, load_config, preset_path
+    from robo_reward.grm.evaluate import EvalConfig, eval_markdown, run_eval
+
+    config_path = preset_path("grm", args.config) if args.config else None
+    config = load_config(EvalConfig, config_path, args.overrides)
+    run_dir = new_run_dir(args.results, "grm")
+    results = run_eval(config, run_dir)
+    markdown = eval_markdown(results)
+    write_run(run_dir, "grm", results, markdown, config_to_dict(config))
+    print(markdown)
+    print(f"results and progress plots written to {run_dir}")
+    return 0
+
+
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    from robo_reward.config import load_config, preset_path
+    from robo_reward.data import DatasetReader, Trajectory
+    from robo_reward.grm.adapt import AdaptConfig, adapt
+
+    path = Path(args.demo)
+    if path.is_dir():
+        dataset = DatasetReader(path)
+        if not 0 <= args.episode < len(dataset):
+            raise UsageError(
+                f"--episode {args.episode} is out of range: {path} has {len(dataset)} episodes"
+            )
+        demo = dataset[args.episode]
+    elif path.is_file():
+        demo = Trajectory.load(path)
+    else:
+        raise UsageError(f"{path} does not exist")
+    config_path = preset_path("grm", args.config) if args.config else None
+    config = load_config(AdaptConfig, config_path, args.overrides)
+    result = adapt(demo, args.out, config)
+    print(
+        f"adapted on one {demo.task} demo of {result.frames} frames ({result.labels} labels) "
+        f"in {result.train.seconds:.0f} s: {result.train.checkpoint}"
+    )
     return 0
 
 

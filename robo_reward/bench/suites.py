@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from robo_reward.bench.experts import ExpertBenchConfig, expert_markdown, run_expert_bench
+from robo_reward.bench.grm_perf import GRMPerfConfig, grm_perf_markdown, run_grm_perf
 from robo_reward.bench.perf import PerfConfig, run_sim_perf, sim_perf_markdown
 from robo_reward.bench.results import new_run_dir, write_run
 from robo_reward.config import config_to_dict, load_config
@@ -23,6 +24,7 @@ class PerfSuiteConfig:
     """``bench perf``: speeds side by side, as ratios."""
 
     sim: PerfConfig = field(default_factory=PerfConfig)
+    grm: GRMPerfConfig = field(default_factory=GRMPerfConfig)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ def _perf(
 ) -> None:
     results["sim"] = run_sim_perf(config.sim)
     sections.append(sim_perf_markdown(results["sim"]))
+    results["grm"] = run_grm_perf(config.grm)
+    sections.append(grm_perf_markdown(results["grm"]))
 
 
 def _quick(

@@ -21,7 +21,9 @@ def augment_images(images: torch.Tensor, shift: torch.Tensor, colour: torch.Tens
         rows = torch.arange(height)[None, :] + PAD + shift[:, 0:1]
         cols = torch.arange(width)[None, :] + PAD + shift[:, 1:2]
         batch = torch.arange(n)[:, None, None]
-        x = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+        x = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(
+            0, 3, 1, 2
+        )
     brightness, contrast, gains = colour[:, 0], colour[:, 1], colour[:, 2:]
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * contrast[:, None, None, None] + mean + brightness[:, None, None, None]

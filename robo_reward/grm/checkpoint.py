@@ -50,12 +50,15 @@ def default_checkpoint() -> Path:
     path = Path(str(resources.files("robo_reward.grm") / "weights" / GENERAL_CHECKPOINT))
     if not path.is_file():
         raise FileNotFoundError(
-            f"the general GRM checkpoint is missing at {path}; make it with `robo-reward grm pretrain`"
+            f"the general GRM checkpoint is missing at {path}; "
+            "make it with `robo-reward grm pretrain`"
         )
     return path
 
 
-def save_training_state(path: str | Path, optimizer: torch.optim.Optimizer, extra: dict[str, Any]) -> Path:
+def save_training_state(
+    path: str | Path, optimizer: torch.optim.Optimizer, extra: dict[str, Any]
+) -> Path:
     return save_optimizer(path, optimizer, extra)
 
 

@@ -25,6 +25,8 @@ def hop_label(p_before: np.ndarray | float, p_after: np.ndarray | float) -> np.n
     """The hop from ``p_before`` to ``p_after`` (arrays broadcast), in [-1, 1]."""
     before = np.asarray(p_before, dtype=np.float64)
     after = np.asarray(p_after, dtype=np.float64)
+    if not (np.all(np.isfinite(before)) and np.all(np.isfinite(after))):
+        raise ValueError("progress values must be finite")
     if np.any((before < -EPS) | (before > 1 + EPS) | (after < -EPS) | (after > 1 + EPS)):
         raise ValueError("progress values must lie in [0, 1]")
     gain = after - before
@@ -45,8 +47,12 @@ def apply_hop(phi: np.ndarray | float, hop: np.ndarray | float) -> np.ndarray:
 def bin_centers(num_bins: int) -> torch.Tensor:
     """``K`` uniform bin centres on [-1, 1], the first at -1 and the last at 1."""
     if num_bins < 3 or num_bins % 2 == 0:
-        raise ValueError(f"the number of hop bins must be odd and >= 3 (0 is a bin), got {num_bins}")
-    return torch.linspace(-1.0, 1.0, num_bins)
+        raise ValueError(
+            f"the number of hop bins must be odd and >= 3 (0 is a bin), got {num_bins}"
+        )
+    centers = torch.linspace(-1.0, 1.0, num_bins)
+    centers[num_bins // 2] = 0.0  # exactly: a zero hop must read out as no change
+    return centers
 
 
 def two_hot(hop: torch.Tensor, num_bins: int) -> torch.Tensor:

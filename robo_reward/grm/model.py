@@ -49,9 +49,17 @@ class GRMConfig:
         if not self.views or len(set(self.views)) != len(self.views):
             raise ValueError(f"views must be distinct and non-empty, got {self.views}")
         if self.image_size % 16 != 0 or self.image_size < 32:
-            raise ValueError(f"image_size must be a multiple of 16 and >= 32, got {self.image_size}")
+            raise ValueError(
+                f"image_size must be a multiple of 16 and >= 32, got {self.image_size}"
+            )
+        if self.embed_dim < 8 or self.fusion_heads < 1 or self.fusion_layers < 1:
+            raise ValueError("embed_dim must be >= 8 and fusion_heads, fusion_layers >= 1")
         if self.embed_dim % self.fusion_heads != 0:
             raise ValueError("embed_dim must be divisible by fusion_heads")
+        if any(c < 8 or c % 8 for c in self.channels):
+            raise ValueError(
+                f"channels must be positive multiples of 8 (GroupNorm), got {self.channels}"
+            )
         if self.num_bins < 3 or self.num_bins % 2 == 0:
             raise ValueError(f"num_bins must be odd and >= 3, got {self.num_bins}")
 
@@ -75,9 +83,13 @@ class ImageEncoder(nn.Module):
         )
         side = config.image_size // 16
         self.project = nn.Sequential(
-            nn.Flatten(), nn.Linear(c3 * side * side, config.embed_dim), nn.LayerNorm(config.embed_dim)
+            nn.Flatten(),
+            nn.Linear(c3 * side * side, config.embed_dim),
+            nn.LayerNorm(config.embed_dim),
         )
-        self.register_buffer("mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer(
+            "mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.permute(0, 3, 1, 2).float().div_(255.0) - self.mean
@@ -95,10 +107,17 @@ class GRM(nn.Module):
         self.view_embedding = nn.Parameter(torch.randn(len(config.views), dim) * 0.02)
         self.role_embedding = nn.Parameter(torch.randn(len(ROLES), dim) * 0.02)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pair_token = nn.Sequential(nn.Linear(6 * dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.pair_token = nn.Sequential(
+            nn.Linear(6 * dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim)
+        )
         layer = nn.TransformerEncoderLayer(
-            dim, config.fusion_heads, dim_feedforward=2 * dim, dropout=0.0, batch_first=True,
-            norm_first=True, activation="gelu",
+            dim,
+            config.fusion_heads,
+            dim_feedforward=2 * dim,
+            dropout=0.0,
+            batch_first=True,
+            norm_first=True,
+            activation="gelu",
         )
         self.fusion = nn.TransformerEncoder(layer, config.fusion_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
@@ -115,7 +134,9 @@ class GRM(nn.Module):
         flat = images.reshape(-1, *images.shape[-3:])
         return self.encoder(flat).reshape(*leading, self.config.embed_dim)
 
-    def head(self, embeddings: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def head(
+        self, embeddings: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Fuse ``(B, 4, V, D)`` role/view embeddings with a ``(B, 4, V)`` bool mask (True = the
         image exists) into hop logits ``(B, K)`` and completion logits ``(B,)``. A view counts
         when it has both a BEFORE and an AFTER image; a missing reference image zeroes its
@@ -133,7 +154,9 @@ class GRM(nn.Module):
         fused = self.norm(self.fusion(tokens, src_key_padding_mask=~keep)[:, 0])
         return self.hop_head(fused), self.completion_head(fused).squeeze(-1)
 
-    def forward(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(B, 4, V, H, W, 3)`` uint8 images (roles in :data:`ROLES` order) and a ``(B, 4, V)``
         mask -> hop logits and completion logits. Missing images may hold anything."""
         return self.head(self.encode(images), mask)
@@ -164,7 +187,9 @@ def views_to_tensor(
     mask = torch.zeros(len(config.views), dtype=torch.bool)
     unknown = set(observation) - set(config.views)
     if unknown:
-        raise ValueError(f"unknown view(s) {sorted(unknown)}; this model knows {list(config.views)}")
+        raise ValueError(
+            f"unknown view(s) {sorted(unknown)}; this model knows {list(config.views)}"
+        )
     for index, view in enumerate(config.views):
         image = observation.get(view)
         if image is None:
@@ -174,7 +199,7 @@ def views_to_tensor(
             raise ValueError(f"view {view!r}: images must be uint8 RGB, got dtype {array.dtype}")
         if array.shape != (size, size, 3):
             raise ValueError(f"view {view!r}: expected shape {(size, size, 3)}, got {array.shape}")
-        images[index] = torch.from_numpy(np.ascontiguousarray(array))
+        images[index] = torch.tensor(array)
         mask[index] = True
     if not mask.any():
         raise ValueError(f"no camera image at all; expected some of {list(config.views)}")

@@ -56,8 +56,15 @@ class PairConfig:
     """Random shifts (up to 4 px) and colour jitter."""
 
     def __post_init__(self) -> None:
-        for name in ("forward_share", "backward_share", "zero_hop_share", "reverse_share",
-                     "end_share", "view_dropout", "camera_failure"):
+        for name in (
+            "forward_share",
+            "backward_share",
+            "zero_hop_share",
+            "reverse_share",
+            "end_share",
+            "view_dropout",
+            "camera_failure",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {value}")
@@ -131,7 +138,11 @@ def episode_from_trajectory(
             f"(it has {list(traj.views)})"
         )
     is_reference = bool(traj.success and traj.keyframes is not None) or traj.variant == "recorded"
-    grip = traj.states[:, :3].copy() if traj.states.shape[1] >= 3 and traj.variant != "recorded" else None
+    grip = (
+        traj.states[:, :3].copy()
+        if traj.states.shape[1] >= 3 and traj.variant != "recorded"
+        else None
+    )
     return Episode(traj.task, frames, mask, progress, is_reference, grip)
 
 
@@ -156,6 +167,9 @@ class PairBatch:
     hop: np.ndarray  # (B,) float32
     complete: np.ndarray  # (B,) float32
     kind: np.ndarray  # (B,) 0 incremental, 1 forward, 2 backward, 3 zero
+    grip_known: np.ndarray  # (B, 2) whether the grip position of BEFORE/AFTER is recorded
+    grip_total: float  # present images with a known grip position in the *global* batch
+    global_size: int
 
     def __len__(self) -> int:
         return len(self.hop)
@@ -167,10 +181,28 @@ class PairBatch:
         part = slice(rank * len(self) // world_size, (rank + 1) * len(self) // world_size)
         fields = {
             name: getattr(self, name)[part]
-            for name in ("reference", "before", "after", "mask", "shift", "colour", "hop",
-                         "complete", "kind")
+            for name in (
+                "reference",
+                "before",
+                "after",
+                "mask",
+                "shift",
+                "colour",
+                "hop",
+                "complete",
+                "kind",
+                "grip_known",
+            )
         }
-        return PairBatch(self.references, self.ref_mask, self.ref_shift, self.ref_colour, **fields)
+        return PairBatch(
+            self.references,
+            self.ref_mask,
+            self.ref_shift,
+            self.ref_colour,
+            **fields,
+            grip_total=self.grip_total,
+            global_size=self.global_size,
+        )
 
 
 class PairSampler:
@@ -182,7 +214,9 @@ class PairSampler:
         self.episodes = list(episodes)
         self.config, self.num_bins, self.seed = config, num_bins, seed
         self.tasks = sorted({e.task for e in self.episodes})
-        self._by_task = {t: [i for i, e in enumerate(self.episodes) if e.task == t] for t in self.tasks}
+        self._by_task = {
+            t: [i for i, e in enumerate(self.episodes) if e.task == t] for t in self.tasks
+        }
         self._refs_by_task = {
             t: [i for i in ids if self.episodes[i].is_reference] for t, ids in self._by_task.items()
         }
@@ -198,14 +232,14 @@ class PairSampler:
         cfg, views = self.config, self.num_views
         pool = batch_size * cfg.balance_pool
         task_ids = rng.integers(len(self.tasks), size=pool)
-        # One reference demo per task per batch: the conditioning images are shared and encoded once.
+        # One reference demo per task per batch: its images are shared and encoded once.
         refs = [int(rng.choice(self._refs_by_task[t])) for t in self.tasks]
         episode = np.array([rng.choice(self._by_task[self.tasks[t]]) for t in task_ids])
         lengths = np.array([self.episodes[e].num_frames for e in episode])
         kind = rng.choice(
-            4, size=pool,
-            p=[1 - cfg.forward_share - cfg.backward_share - cfg.zero_hop_share,
-               cfg.forward_share, cfg.backward_share, cfg.zero_hop_share],
+            3,
+            size=pool,
+            p=[1 - cfg.forward_share - cfg.backward_share, cfg.forward_share, cfg.backward_share],
         )
         after = np.where(rng.uniform(size=pool) < cfg.end_share, lengths - 1, rng.integers(lengths))
         gap_bin = rng.integers(len(cfg.gap_bins), size=pool)
@@ -214,9 +248,11 @@ class PairSampler:
         gap = rng.integers(lows, highs)
         backwards_in_time = rng.uniform(size=pool) < cfg.reverse_share
         before = np.clip(np.where(backwards_in_time, after + gap, after - gap), 0, lengths - 1)
-        before = np.where(kind == 1, 0, np.where(kind == 3, after, before))
+        before = np.where(kind == 1, 0, before)
 
-        p_after = np.array([self.episodes[e].progress[f] for e, f in zip(episode, after, strict=True)])
+        p_after = np.array(
+            [self.episodes[e].progress[f] for e, f in zip(episode, after, strict=True)]
+        )
         p_before = np.array(
             [self.episodes[e].progress[f] for e, f in zip(episode, before, strict=True)]
         )
@@ -228,18 +264,36 @@ class PairSampler:
             a[chosen] for a in (task_ids, episode, kind, before, after, hop)
         )
         p_after = p_after[chosen]
+        # Zero-hop pairs are added after balancing, which would otherwise thin them out.
+        zero = rng.uniform(size=batch_size) < cfg.zero_hop_share
+        kind = np.where(zero, 3, kind)
+        before = np.where(zero, after, before)
+        hop = np.where(zero, 0.0, hop).astype(np.float32)
         before_episode = np.where(kind == 2, -1, episode)
         # Dropout hides a camera for BEFORE and AFTER alike and keeps one view; then images that
         # the data itself lacks are masked.
         mask = _keep_one_view(self._view_mask(rng, (batch_size, 1, views)), rng).repeat(2, axis=1)
-        mask[:, 1] &= np.array([self.episodes[e].mask[f] for e, f in zip(episode, after, strict=True)])
+        mask[:, 1] &= np.array(
+            [self.episodes[e].mask[f] for e, f in zip(episode, after, strict=True)]
+        )
         mask[:, 0] &= np.array(
-            [self.episodes[e].mask[f] if e >= 0 else self.episodes[refs[t]].mask[-1]
-             for e, f, t in zip(before_episode, before, task_ids, strict=True)]
+            [
+                self.episodes[e].mask[f] if e >= 0 else self.episodes[refs[t]].mask[-1]
+                for e, f, t in zip(before_episode, before, task_ids, strict=True)
+            ]
         )
         ref_mask = _keep_one_view(self._view_mask(rng, (len(refs), 2, views)), rng)
         ref_mask[:, 0] &= np.array([self.episodes[r].mask[0] for r in refs])
         ref_mask[:, 1] &= np.array([self.episodes[r].mask[-1] for r in refs])
+        grip_known = np.array(
+            [
+                [
+                    (self.episodes[refs[t]] if b < 0 else self.episodes[b]).grip is not None,
+                    self.episodes[a].grip is not None,
+                ]
+                for b, a, t in zip(before_episode, episode, task_ids, strict=True)
+            ]
+        ).reshape(batch_size, 2)
         return PairBatch(
             references=np.array(refs),
             ref_mask=ref_mask,
@@ -254,6 +308,9 @@ class PairSampler:
             hop=hop.astype(np.float32),
             complete=(p_after >= COMPLETE).astype(np.float32),
             kind=kind,
+            grip_known=grip_known,
+            grip_total=float((mask & grip_known[..., None]).sum()),
+            global_size=batch_size,
         )
 
     def _balance(self, rng: np.random.Generator, hop: np.ndarray, size: int) -> np.ndarray:

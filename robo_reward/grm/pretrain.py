@@ -63,4 +63,3 @@ def pretrain(config: PretrainConfig, out_dir: str | Path, resume: bool = False) 
     return train_grm(
         episodes, out_dir, config.model, config.train, config.pairs, resume=resume, extra=extra
     )
-

@@ -15,6 +15,7 @@ two absolute anchorings disagree, progress holds where it was.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -114,7 +115,10 @@ class ProgressTracker:
         self.config = grm.config
         self.fusion = fusion
         ref_images, ref_mask = zip(
-            *(views_to_tensor(obs, self.config) for obs in (reference.start, reference.end)),
+            *(
+                views_to_tensor(_known(obs, self.config.views), self.config)
+                for obs in (reference.start, reference.end)
+            ),
             strict=True,
         )
         with torch.no_grad():
@@ -123,9 +127,7 @@ class ProgressTracker:
         self._start: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _encode(self, observation: Mapping[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        images, mask = views_to_tensor(
-            {v: image for v, image in observation.items() if v in self.config.views}, self.config
-        )
+        images, mask = views_to_tensor(_known(observation, self.config.views), self.config)
         with torch.no_grad():
             embeddings = torch.zeros(len(self.config.views), self.config.embed_dim)
             embeddings[mask] = self.grm.encode(images[mask])
@@ -180,14 +182,14 @@ def track_trajectory(
     use = tuple(config.views if views is None else views)
     frames, masks = [], []
     for t in range(traj.num_frames):
-        observation = {v: traj.frames[v][t] for v in use if v in traj.frames and traj.valid_mask(v)[t]}
+        observation = {
+            v: traj.frames[v][t] for v in use if v in traj.frames and traj.valid_mask(v)[t]
+        }
         images, mask = views_to_tensor(observation, config)
         frames.append(images)
         masks.append(mask)
     images, mask = torch.stack(frames), torch.stack(masks)
-    ref_obs = [
-        {v: image for v, image in obs.items() if v in use} for obs in (reference.start, reference.end)
-    ]
+    ref_obs = [_known(obs, use) for obs in (reference.start, reference.end)]
     ref_images, ref_mask = zip(*(views_to_tensor(obs, config) for obs in ref_obs), strict=True)
     grm.eval()
     with torch.no_grad():
@@ -207,12 +209,27 @@ def track_trajectory(
         hops, completion = [], []
         for before, before_mask in befores:
             pair = torch.stack(
-                [ref[0][None].expand(n, -1, -1), ref[1][None].expand(n, -1, -1), before, embeddings], 1
+                [
+                    ref[0][None].expand(n, -1, -1),
+                    ref[1][None].expand(n, -1, -1),
+                    before,
+                    embeddings,
+                ],
+                1,
             )
             pair_mask = torch.stack(
-                [ref_mask_t[0][None].expand(n, -1), ref_mask_t[1][None].expand(n, -1), before_mask, mask], 1
+                [
+                    ref_mask_t[0][None].expand(n, -1),
+                    ref_mask_t[1][None].expand(n, -1),
+                    before_mask,
+                    mask,
+                ],
+                1,
             )
-            logits = [grm.head(e, m) for e, m in zip(pair.split(batch_size), pair_mask.split(batch_size), strict=True)]
+            logits = [
+                grm.head(e, m)
+                for e, m in zip(pair.split(batch_size), pair_mask.split(batch_size), strict=True)
+            ]
             hops.append(torch.cat([expected_hop(h) for h, _ in logits]).numpy())
             completion.append(torch.cat([torch.sigmoid(c) for _, c in logits]).numpy())
     hops_array = np.stack(hops, 1)
@@ -227,3 +244,82 @@ def track_trajectory(
     result["completion"] = np.mean(completion, axis=0)
     result["completion"][0] = 0.0
     return result
+
+
+def hop_batch(
+    grm: GRM,
+    reference: Reference,
+    before: np.ndarray,
+    after: np.ndarray,
+    before_mask: np.ndarray | None = None,
+    after_mask: np.ndarray | None = None,
+    batch_size: int = 512,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hops and completion probabilities for ``N`` (BEFORE, AFTER) pairs, e.g. to relabel a
+    replay buffer. Images are uint8 ``(N, V, H, W, 3)`` in the model's view order, masks
+    ``(N, V)`` bool (default: all present). Identical frames (a replay buffer's ``s'`` is the next
+    transition's ``s``) are encoded once."""
+    config = grm.config
+    expected = (len(config.views), config.image_size, config.image_size, 3)
+    for name, images in (("before", before), ("after", after)):
+        if images.dtype != np.uint8 or images.shape[1:] != expected:
+            raise ValueError(
+                f"{name} must be uint8 of shape (N, *{expected}), got {images.dtype} {images.shape}"
+            )
+    if len(before) != len(after):
+        raise ValueError(f"{len(before)} BEFORE images but {len(after)} AFTER images")
+    n = len(before)
+    masks = [
+        np.ones((n, len(config.views)), bool) if m is None else np.asarray(m, bool)
+        for m in (before_mask, after_mask)
+    ]
+    frames = np.concatenate([before, after])
+    keys = np.frombuffer(
+        b"".join(hashlib.blake2b(f.tobytes(), digest_size=16).digest() for f in frames), dtype="V16"
+    )
+    unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    del unique_keys
+    ref_images, ref_mask = zip(
+        *(
+            views_to_tensor(_known(obs, config.views), config)
+            for obs in (reference.start, reference.end)
+        ),
+        strict=True,
+    )
+    grm.eval()
+    with torch.no_grad():
+        unique = torch.from_numpy(frames[first])
+        embeddings = torch.cat([grm.encode(chunk) for chunk in unique.split(batch_size)])
+        embeddings = embeddings[torch.from_numpy(inverse.reshape(-1))]
+        ref = grm.encode(torch.stack(ref_images))
+        ref_mask_t = torch.stack(ref_mask)
+        hops, completion = [], []
+        for chunk in torch.arange(n).split(batch_size):
+            size = len(chunk)
+            pair = torch.stack(
+                [
+                    ref[0].expand(size, -1, -1),
+                    ref[1].expand(size, -1, -1),
+                    embeddings[chunk],
+                    embeddings[n + chunk],
+                ],
+                1,
+            )
+            pair_mask = torch.stack(
+                [
+                    ref_mask_t[0].expand(size, -1),
+                    ref_mask_t[1].expand(size, -1),
+                    torch.from_numpy(masks[0][chunk.numpy()]),
+                    torch.from_numpy(masks[1][chunk.numpy()]),
+                ],
+                1,
+            )
+            hop_logits, completion_logits = grm.head(pair, pair_mask)
+            hops.append(expected_hop(hop_logits))
+            completion.append(torch.sigmoid(completion_logits))
+    return torch.cat(hops).numpy(), torch.cat(completion).numpy()
+
+
+def _known(observation: Mapping[str, np.ndarray], views: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The images of the views a model uses; cameras it does not know are ignored."""
+    return {view: image for view, image in observation.items() if view in views}

@@ -134,25 +134,26 @@ GRIP_CENTER = np.array([-0.1, 0.0, 0.15], dtype=np.float32)
 GRIP_SCALE = 0.15
 
 
-def grip_targets(batch: PairBatch, episodes: Sequence[Episode]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised grip positions of each BEFORE/AFTER image ``(B, 2, 3)`` and which are known."""
+def grip_targets(batch: PairBatch, episodes: Sequence[Episode]) -> torch.Tensor:
+    """Normalised grip positions of each BEFORE/AFTER image ``(B, 2, 3)`` (0 where unknown)."""
     refs = [episodes[r] for r in batch.references]
     targets = np.zeros((len(batch), 2, 3), dtype=np.float32)
-    known = np.zeros((len(batch), 2), dtype=bool)
     for i in range(len(batch)):
         for role, (episode, frame) in enumerate((batch.before[i], batch.after[i])):
-            source = refs[batch.reference[i]] if episode < 0 else episodes[episode]
-            if source.grip is not None:
-                targets[i, role] = (source.grip[-1 if episode < 0 else frame] - GRIP_CENTER) / GRIP_SCALE
-                known[i, role] = True
-    return torch.from_numpy(targets), torch.from_numpy(known)
+            if batch.grip_known[i, role]:
+                source = refs[batch.reference[i]] if episode < 0 else episodes[episode]
+                position = source.grip[-1 if episode < 0 else frame]
+                targets[i, role] = (position - GRIP_CENTER) / GRIP_SCALE
+    return torch.from_numpy(targets)
 
 
 def _augment(images: np.ndarray, shift: np.ndarray, colour: np.ndarray) -> torch.Tensor:
     leading = images.shape[:3]
     flat = torch.from_numpy(images.reshape(-1, *images.shape[3:]))
     out = augment_images(
-        flat, torch.from_numpy(shift.reshape(-1, 2)), torch.from_numpy(colour.reshape(-1, 5)).float()
+        flat,
+        torch.from_numpy(shift.reshape(-1, 2)),
+        torch.from_numpy(colour.reshape(-1, 5)).float(),
     )
     return out.reshape(*leading, *images.shape[3:])
 
@@ -160,12 +161,14 @@ def _augment(images: np.ndarray, shift: np.ndarray, colour: np.ndarray) -> torch
 def pair_loss(
     outputs: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     batch: PairBatch,
-    grip: tuple[torch.Tensor, torch.Tensor],
-    mask: torch.Tensor,
+    grip_target: torch.Tensor,
     config: TrainConfig,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Cross-entropy against two-hot hop targets, plus weighted completion BCE, plus the weighted
-    auxiliary grip regression over the BEFORE/AFTER images that exist."""
+    auxiliary grip regression over the BEFORE/AFTER images that exist.
+
+    Every term is normalised by *global*-batch counts, so the mean of the data-parallel ranks'
+    losses is exactly the loss of the whole batch in one process."""
     hop_logits, completion_logits, grip_pred = outputs
     hop = torch.from_numpy(batch.hop)
     target = two_hot(hop, hop_logits.shape[-1])
@@ -173,10 +176,10 @@ def pair_loss(
     completion_loss = F.binary_cross_entropy_with_logits(
         completion_logits, torch.from_numpy(batch.complete)
     )
-    grip_target, grip_known = grip
-    weight = (mask & grip_known[..., None]).float()
+    weight = torch.from_numpy(batch.mask & batch.grip_known[..., None]).float()
     squared = ((grip_pred - grip_target[:, :, None, :]) ** 2).sum(-1)
-    grip_loss = (squared * weight).sum() / weight.sum().clamp(min=1.0)
+    share = len(batch) / batch.global_size
+    grip_loss = (squared * weight).sum() / max(batch.grip_total * share, 1.0)
     loss = hop_loss + config.completion_weight * completion_loss + config.grip_weight * grip_loss
     with torch.no_grad():
         mae = (expected_hop(hop_logits) - hop).abs().mean()
@@ -271,8 +274,14 @@ def train_grm(
     started = time.perf_counter()
     stats: dict[str, float] = {"loss": float("nan")}
     log_rows: list[dict[str, float]] = []
-    bar = tqdm(range(start, train_config.steps), desc="grm train", unit="step",
-               disable=not (progress and ddp.main), initial=start, total=train_config.steps)
+    bar = tqdm(
+        range(start, train_config.steps),
+        desc="grm train",
+        unit="step",
+        disable=not (progress and ddp.main),
+        initial=start,
+        total=train_config.steps,
+    )
     grm.train()
     for step in bar:
         batch = sampler.sample(step, train_config.batch_size).slice(ddp.rank, ddp.world_size)
@@ -280,16 +289,18 @@ def train_grm(
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, train_config)
         outputs = pair_model(**tensors)
-        loss, stats = pair_loss(
-            outputs, batch, grip_targets(batch, episodes), tensors["mask"], train_config
-        )
+        loss, stats = pair_loss(outputs, batch, grip_targets(batch, episodes), train_config)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(grm.parameters(), train_config.grad_clip)
         optimizer.step()
         if step % train_config.log_every == 0 or step == train_config.steps - 1:
-            row = {"step": step, "lr": learning_rate(step, train_config),
-                   "seconds": time.perf_counter() - started, **stats}
+            row = {
+                "step": step,
+                "lr": learning_rate(step, train_config),
+                "seconds": time.perf_counter() - started,
+                **stats,
+            }
             log_rows.append(row)
             bar.set_postfix(loss=f"{stats['loss']:.3f}", mae=f"{stats['hop_mae']:.3f}")
             if on_log is not None:

@@ -91,18 +91,24 @@ def rollout(
     env_config: EnvConfig | None = None,
     noise_std: float = 0.15,
     env: gym.Env | None = None,
+    disruption: Disruption | None = None,
 ) -> Trajectory:
     """Run one episode of the task's scripted expert and return it as a :class:`Trajectory`.
 
     ``env`` may be passed to reuse one (made by ``make_env(task, ...)`` with the time limit of
     :func:`episode_limit`); otherwise one is made from ``env_config`` and closed. Perturbed
-    episodes get twice the usual time limit so they can recover.
+    episodes get twice the usual time limit so they can recover. ``disruption`` replaces the
+    randomly planned one of a perturbed or failure episode (e.g. a stall in a chosen phase).
     """
     spec = task_spec(task)
     if variant not in DEMO_VARIANTS:
         raise ValueError(f"unknown demo variant {variant!r}; choose from {DEMO_VARIANTS}")
     rng = np.random.default_rng([seed, DEMO_VARIANTS.index(variant)])
     expert_kwargs = plan_variant(variant, EXPERTS[spec.name], rng, noise_std)
+    if disruption is not None:
+        if variant not in ("perturbed", "failure"):
+            raise ValueError("a disruption applies to the perturbed and failure variants only")
+        expert_kwargs["disruption"] = disruption
     own_env = env is None
     if own_env:
         env = (env_config or EnvConfig()).make(spec.name, episode_limit(spec.name, variant))
