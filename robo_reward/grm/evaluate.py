@@ -23,8 +23,15 @@ from robo_reward.grm.adapt import AdaptConfig, adapt
 from robo_reward.grm.checkpoint import default_checkpoint, load_grm
 from robo_reward.grm.model import GRM
 from robo_reward.grm.pairs import progress_labels
-from robo_reward.grm.tracker import ANCHORINGS, FusionConfig, Reference, track_trajectory
+from robo_reward.grm.tracker import (
+    ANCHORINGS,
+    FusionConfig,
+    Reference,
+    fuse_hops,
+    trajectory_hops,
+)
 from robo_reward.sim.demos import rollout
+from robo_reward.sim.env_config import EnvConfig
 from robo_reward.sim.experts import EXPERTS, Disruption
 from robo_reward.sim.registration import task_spec
 
@@ -94,6 +101,10 @@ class EvalConfig:
     """First seed of the evaluation episodes (disjoint from training seeds)."""
     adapt_model: bool = True
     """Also adapt on the demo and evaluate the adapted model."""
+    same_appearance: bool = True
+    """Evaluation episodes share the demo's visual setup (colours, table texture, lights and
+    camera poses; object placement varies), as a robot's workspace does after one demo. False:
+    every episode draws a new appearance."""
     adaptation: AdaptConfig = field(default_factory=AdaptConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
     plots: int = 3
@@ -106,9 +117,14 @@ class EvalConfig:
             raise ValueError("need >= 2 trajectories and >= 1 rollout per class")
 
 
-def classification_rollouts(task: str, per_class: int, seed: int) -> list[Trajectory]:
+def classification_rollouts(
+    task: str, per_class: int, seed: int, env_config: EnvConfig | None = None
+) -> list[Trajectory]:
     """Successes (expert), partials (stalled in a late phase) and failures (stalled in the first
-    phase or random actions), labelled by :func:`true_class`, ``per_class`` of each."""
+    phase or random actions), labelled by :func:`true_class`, ``per_class`` of each.
+
+    An episode the decision rule would misread even on its *true* progress (a stall at 95% of
+    the task reads as success) is ambiguous for any progress estimate and is left out."""
     phases = EXPERTS[task].subtask_labels
     wanted = {name: per_class for name in CLASSES}
     found: list[Trajectory] = []
@@ -120,7 +136,7 @@ def classification_rollouts(task: str, per_class: int, seed: int) -> list[Trajec
             continue
         rng = np.random.default_rng([seed, attempt])
         if kind == "success":
-            traj = rollout(task, seed + attempt)
+            traj = rollout(task, seed + attempt, env_config=env_config)
         else:
             if kind == "partial":
                 late = phases[max(1, len(phases) // 2) :]
@@ -130,12 +146,25 @@ def classification_rollouts(task: str, per_class: int, seed: int) -> list[Trajec
                 disruption = Disruption("stall", phases[0], float(rng.uniform(0.1, 0.6)))
             else:
                 disruption = Disruption("random")
-            traj = rollout(task, seed + attempt, "failure", disruption=disruption)
+            traj = rollout(
+                task, seed + attempt, "failure", env_config=env_config, disruption=disruption
+            )
         label = true_class(traj)
+        labels, _ = progress_labels(traj)
+        if labels is not None and completion_class(labels) != label:
+            continue  # the rule itself misreads the true progress (e.g. stalled at 95%): ambiguous
         if wanted[label] > 0:
             wanted[label] -= 1
             found.append(traj)
     return found
+
+
+FUSION_VARIANTS = {
+    "alpha 20 (paper)": FusionConfig(alpha=20.0),
+    "alpha 5": FusionConfig(alpha=5.0),
+    "plain mean": FusionConfig(consistency=False),
+}
+"""Fusion settings compared side by side on the same hops (the configured one is the headline)."""
 
 
 def evaluate_model(
@@ -148,18 +177,26 @@ def evaluate_model(
     plots: int = 0,
     label: str = "",
 ) -> dict[str, Any]:
-    """VOC per anchoring and view subset, and completion accuracy, for one model."""
+    """VOC per anchoring and view subset, and completion accuracy, for one model. Hops are
+    predicted once per trajectory and view subset and fused under every setting compared."""
     views = grm.config.views
     subsets = {"all": views}
     subsets.update({f"only {v}": (v,) for v in views})
     subsets.update({f"without {v}": tuple(w for w in views if w != v) for v in views})
+    fusions = {"configured": fusion, **FUSION_VARIANTS}
     vocs: dict[str, dict[str, list[float]]] = {name: {} for name in subsets}
+    fusion_vocs: dict[str, list[float]] = {name: [] for name in fusions}
     for index, traj in enumerate(experts):
         for name, subset in subsets.items():
-            curves = track_trajectory(grm, reference, traj, subset, fusion)
+            hops, completion = trajectory_hops(grm, reference, traj, subset)
+            curves = fuse_hops(hops, completion, fusion)
             for key in (*ANCHORINGS, "fused"):
                 vocs[name].setdefault(key, []).append(voc(curves[key]))
-            if name == "all" and plot_dir is not None and index < plots:
+            if name != "all":
+                continue
+            for fusion_name, variant in fusions.items():
+                fusion_vocs[fusion_name].append(voc(fuse_hops(hops, completion, variant)["fused"]))
+            if plot_dir is not None and index < plots:
                 from robo_reward.grm.plots import plot_progress
 
                 plot_progress(
@@ -168,18 +205,28 @@ def evaluate_model(
                     plot_dir / f"{label}_{traj.task}_{index}.png",
                     title=f"{traj.task} ({label}), VOC fused {vocs[name]['fused'][-1]:.3f}",
                 )
-    confusion = {t: dict.fromkeys(CLASSES, 0) for t in CLASSES}
+    confusions = {name: {t: dict.fromkeys(CLASSES, 0) for t in CLASSES} for name in fusions}
     for traj in rollouts:
-        curves = track_trajectory(grm, reference, traj, views, fusion)
-        confusion[true_class(traj)][completion_class(curves["fused"])] += 1
-    correct = sum(confusion[c][c] for c in CLASSES)
-    total = sum(sum(row.values()) for row in confusion.values())
+        hops, completion = trajectory_hops(grm, reference, traj, views)
+        for fusion_name, variant in fusions.items():
+            predicted = completion_class(fuse_hops(hops, completion, variant)["fused"])
+            confusions[fusion_name][true_class(traj)][predicted] += 1
+    accuracy = {name: _accuracy(matrix) for name, matrix in confusions.items()}
     return {
         "voc": {name: {k: float(np.mean(v)) for k, v in d.items()} for name, d in vocs.items()},
         "voc_min_fused": float(np.min(vocs["all"]["fused"])),
-        "completion_accuracy": correct / max(total, 1),
-        "confusion": confusion,
+        "completion_accuracy": accuracy["configured"],
+        "confusion": confusions["configured"],
+        "fusion_variants": {
+            name: {"voc": float(np.mean(fusion_vocs[name])), "completion_accuracy": accuracy[name]}
+            for name in fusions
+        },
     }
+
+
+def _accuracy(confusion: dict[str, dict[str, int]]) -> float:
+    total = sum(sum(row.values()) for row in confusion.values())
+    return sum(confusion[c][c] for c in CLASSES) / max(total, 1)
 
 
 def run_eval(config: EvalConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
@@ -189,10 +236,16 @@ def run_eval(config: EvalConfig, out_dir: str | Path, progress: bool = True) -> 
     general = load_grm(checkpoint)
     results: dict[str, Any] = {"checkpoint": checkpoint, "tasks": {}}
     for task in tqdm(config.tasks, desc="grm eval", disable=not progress):
-        demo = rollout(task, config.demo_seed)
+        env_config = EnvConfig(appearance_seed=config.demo_seed if config.same_appearance else None)
+        demo = rollout(task, config.demo_seed, env_config=env_config)
         reference = Reference.from_trajectory(demo)
-        experts = [rollout(task, config.eval_seed + i) for i in range(config.trajectories)]
-        rollouts = classification_rollouts(task, config.rollouts_per_class, config.eval_seed + 1000)
+        experts = [
+            rollout(task, config.eval_seed + i, env_config=env_config)
+            for i in range(config.trajectories)
+        ]
+        rollouts = classification_rollouts(
+            task, config.rollouts_per_class, config.eval_seed + 1000, env_config
+        )
         task_result: dict[str, Any] = {
             "expert_trajectories": len(experts),
             "rollouts": {c: sum(true_class(t) == c for t in rollouts) for c in CLASSES},
@@ -220,30 +273,36 @@ def run_eval(config: EvalConfig, out_dir: str | Path, progress: bool = True) -> 
 def eval_markdown(results: dict[str, Any]) -> str:
     from robo_reward.bench.results import markdown_table
 
-    lines = ["### GRM on held-out tasks\n"]
-    rows = []
+    rows, fusion_rows = [], []
     for task, r in results["tasks"].items():
         for mode in ("zero_shot", "adapted"):
             if mode not in r:
                 continue
             m = r[mode]
             v = m["voc"]["all"]
-            views = [k for k in m["voc"] if k.startswith("only ")]
-            best_single_view = max(m["voc"][k]["fused"] for k in views)
-            worst_drop = max(
+            single = max(m["voc"][k]["fused"] for k in m["voc"] if k.startswith("only "))
+            drops = [
                 v["fused"] - m["voc"][k]["fused"] for k in m["voc"] if k.startswith("without ")
-            )
+            ]
+            name = mode.replace("_", "-")
             rows.append(
                 [
                     task,
-                    mode.replace("_", "-"),
+                    name,
                     f"{v['fused']:.3f}",
                     f"{v['incremental']:.3f}",
                     f"{v['forward']:.3f}",
                     f"{v['backward']:.3f}",
-                    f"{best_single_view:.3f}",
-                    f"{worst_drop:+.3f}",
+                    f"{single:.3f}",
+                    f"{max(drops):+.3f}",
                     f"{100 * m['completion_accuracy']:.0f}%",
+                ]
+            )
+            fusion_rows.append(
+                [task, name]
+                + [
+                    f"{f['voc']:.3f} / {100 * f['completion_accuracy']:.0f}%"
+                    for f in m["fusion_variants"].values()
                 ]
             )
     header = [
@@ -257,12 +316,15 @@ def eval_markdown(results: dict[str, Any]) -> str:
         "worst view-drop cost",
         "completion acc.",
     ]
-    lines.append(markdown_table(header, rows))
+    lines = ["### GRM on held-out tasks\n", markdown_table(header, rows)]
+    any_variants = next(iter(results["tasks"].values()))["zero_shot"]["fusion_variants"]
+    lines.append("\nFusion settings on the same hops (VOC fused / completion accuracy):\n")
+    lines.append(markdown_table(["task", "model", *any_variants], fusion_rows))
     for task, r in results["tasks"].items():
         if "adaptation" in r:
             a = r["adaptation"]
             lines.append(
-                f"- {task}: adaptation on one {a['demo_frames']}-frame demo "
-                f"({a['labels']} labels, {a['steps']} steps) took {a['seconds']:.0f} s."
+                f"- {task}: adaptation on one {a['demo_frames']}-frame demo ({a['labels']} labels, "
+                f"{a['steps']} steps) took {a['seconds']:.0f} s."
             )
     return "\n".join(lines) + "\n"

@@ -167,17 +167,17 @@ class ProgressTracker:
         return hops, float(torch.sigmoid(completion_logits).mean())
 
 
-def track_trajectory(
+def trajectory_hops(
     grm: GRM,
     reference: Reference,
     traj: Trajectory,
     views: tuple[str, ...] | None = None,
-    fusion: FusionConfig = FusionConfig(),
     batch_size: int = 256,
-) -> dict[str, np.ndarray]:
-    """Offline version of the tracker over a whole trajectory, batched: every frame encoded once,
-    all hops predicted in batches, then the same :func:`fuse_step` recursion. ``views`` limits
-    the cameras the model sees (the others are masked, as if missing)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The three anchorings' hops ``(T+1, 3)`` (to each frame from the previous frame, the first
+    frame and the reference goal) and completion probabilities ``(T+1,)`` for a whole
+    trajectory, batched: every frame is encoded once. ``views`` limits the cameras the model
+    sees (the others are masked, as if missing)."""
     config = grm.config
     use = tuple(config.views if views is None else views)
     frames, masks = [], []
@@ -232,18 +232,41 @@ def track_trajectory(
             ]
             hops.append(torch.cat([expected_hop(h) for h, _ in logits]).numpy())
             completion.append(torch.cat([torch.sigmoid(c) for _, c in logits]).numpy())
-    hops_array = np.stack(hops, 1)
+    return np.stack(hops, 1), np.mean(completion, axis=0)
+
+
+def fuse_hops(
+    hops: np.ndarray, completion: np.ndarray, fusion: FusionConfig
+) -> dict[str, np.ndarray]:
+    """Progress curves (each anchoring, fused, consistency weight, completion) from the ``(T+1, 3)``
+    hops of :func:`trajectory_hops`, by the same :func:`fuse_step` recursion as the tracker."""
+    n = len(hops)
     result = {name: np.zeros(n) for name in (*ANCHORINGS, "fused", "consistency")}
     result["consistency"][0] = 1.0
     fused = incremental = 0.0
     for t in range(1, n):
-        values = fuse_step(fused, incremental, hops_array[t], fusion)
+        values = fuse_step(fused, incremental, hops[t], fusion)
         incremental, _, _, fused, _ = values
         for name, value in zip((*ANCHORINGS, "fused", "consistency"), values, strict=True):
             result[name][t] = value
-    result["completion"] = np.mean(completion, axis=0)
+    result["completion"] = np.array(completion, dtype=float)
     result["completion"][0] = 0.0
     return result
+
+
+def track_trajectory(
+    grm: GRM,
+    reference: Reference,
+    traj: Trajectory,
+    views: tuple[str, ...] | None = None,
+    fusion: FusionConfig = FusionConfig(),
+    batch_size: int = 256,
+) -> dict[str, np.ndarray]:
+    """Offline version of the tracker over a whole trajectory, batched: every frame encoded once,
+    all hops predicted in batches, then the same :func:`fuse_step` recursion. ``views`` limits
+    the cameras the model sees (the others are masked, as if missing)."""
+    hops, completion = trajectory_hops(grm, reference, traj, views, batch_size)
+    return fuse_hops(hops, completion, fusion)
 
 
 def hop_batch(

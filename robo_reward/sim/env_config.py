@@ -30,6 +30,8 @@ class EnvConfig:
     """End the episode (terminated=True) on success."""
     randomization: RandomizationConfig | None = field(default_factory=RandomizationConfig)
     """Per-episode visual randomisation; null for the nominal scene."""
+    appearance_seed: int | None = None
+    """Fix the randomised appearance to one draw for every episode (placement still varies)."""
 
     def env_kwargs(self) -> dict[str, Any]:
         kwargs = asdict(self)

@@ -63,7 +63,10 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     ``cameras``, ``image_size`` (int or (height, width)), ``depth``, ``frame_skip``,
     ``action_scale``, ``randomization`` (a :class:`RandomizationConfig`, or ``None`` for the
     nominal scene), ``privileged_obs``, ``terminate_on_success``, ``render_mode``
-    (``"rgb_array"``), ``render_size``, ``model_path`` (another MJCF with the same names).
+    (``"rgb_array"``), ``render_size``, ``model_path`` (another MJCF with the same names),
+    ``appearance_seed`` (fix the randomised appearance — colours, texture, lights, cameras — to
+    one draw for every episode while object placement still varies with the reset seed: one
+    visual setup, as on a real robot).
 
     ## Version History
     - v0: initial release.
@@ -96,6 +99,7 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         render_mode: str | None = None,
         render_size: int | Sequence[int] = 480,
         model_path: str | None = None,
+        appearance_seed: int | None = None,
     ) -> None:
         if isinstance(cameras, str) or not all(isinstance(c, str) for c in cameras):
             raise TypeError(f"cameras must be a sequence of camera names, got {cameras!r}")
@@ -140,6 +144,15 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._finger_geoms = {self.model.geom(n).id for n in ("finger_left", "finger_right")}
         self._home_arm_qpos = self._solve_home_pose()
 
+        if appearance_seed is not None and (
+            isinstance(appearance_seed, bool)
+            or not isinstance(appearance_seed, int)
+            or appearance_seed < 0
+        ):
+            raise ValueError(
+                f"appearance_seed must be an int >= 0 or None, got {appearance_seed!r}"
+            )
+        self.appearance_seed = appearance_seed
         self.randomization = randomization
         self._randomizer = (
             SceneRandomizer(
@@ -204,7 +217,12 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         data.qpos[self._arm_qpos] = self._home_arm_qpos
         start = HOME_GRIP_POS.copy()
         if self._randomizer is not None:
-            self._randomizer.apply(self.np_random)
+            appearance_rng = (
+                self.np_random
+                if self.appearance_seed is None
+                else np.random.default_rng(self.appearance_seed)
+            )
+            self._randomizer.apply(appearance_rng)
             start += self.np_random.uniform(-0.03, 0.03, size=3)
         data.mocap_pos[self._ee_mocap] = start
         data.mocap_quat[self._ee_mocap] = (1.0, 0.0, 0.0, 0.0)
