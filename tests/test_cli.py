@@ -132,3 +132,40 @@ def test_unknown_bench_suite(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_subcommand_is_a_usage_error() -> None:
     result = run_cli("fly")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_adapt_bad_inputs_exit_2_without_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "adapted"
+    assert main(["adapt", "--demo", str(tmp_path / "missing.npz"), "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    demo = tmp_path / "demo.npz"
+    assert (
+        main(
+            [
+                "demos",
+                "generate",
+                "--task",
+                "reach",
+                "--episodes",
+                "1",
+                "--out",
+                str(tmp_path / "ds"),
+                "--set",
+                "env.image_size=96",
+            ]
+        )
+        == 0
+    )
+    from robo_reward.data import DatasetReader
+
+    DatasetReader(tmp_path / "ds")[0].save(demo)
+    pickled = tmp_path / "fake.safetensors"
+    import torch
+
+    torch.save({"weights": torch.zeros(3)}, pickled)
+    code = main(["adapt", "--demo", str(demo), "--out", str(out), "--set", f"checkpoint={pickled}"])
+    assert code == 2
+    assert "pickle" in capsys.readouterr().err
+    assert not out.exists()

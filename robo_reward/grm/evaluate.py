@@ -107,8 +107,8 @@ class EvalConfig:
     every episode draws a new appearance."""
     adaptation: AdaptConfig = field(default_factory=AdaptConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
-    plots: int = 3
-    """Progress plots (PNG) per task and model."""
+    plots: int = 10
+    """Progress plots (PNG) per task and model (the first ``plots`` expert trajectories)."""
 
     def __post_init__(self) -> None:
         for task in self.tasks:
@@ -160,8 +160,8 @@ def classification_rollouts(
 
 
 FUSION_VARIANTS = {
-    "alpha 20 (paper)": FusionConfig(alpha=20.0),
-    "alpha 5": FusionConfig(alpha=5.0),
+    "alpha 20 (paper)": FusionConfig(alpha=20.0, consistency=True),
+    "alpha 5": FusionConfig(alpha=5.0, consistency=True),
     "plain mean": FusionConfig(consistency=False),
 }
 """Fusion settings compared side by side on the same hops (the configured one is the headline)."""

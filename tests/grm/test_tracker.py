@@ -24,6 +24,7 @@ from robo_reward.grm.tracker import (
 )
 
 OFF = FusionConfig(consistency=False)
+PAPER = FusionConfig(alpha=20.0, consistency=True)
 
 # ----------------------------------------------------------------------------- fuse_step
 
@@ -47,7 +48,7 @@ def test_fusion_applies_the_incremental_hop_to_the_fused_progress() -> None:
 
 def test_equal_forward_and_backward_give_full_weight() -> None:
     hops = np.array([0.3, 0.6, -0.4])  # forward 0.6, backward 1 - 0.4 = 0.6
-    _, forward, backward, fused, weight = fuse_step(0.2, 0.2, hops, FusionConfig())
+    _, forward, backward, fused, weight = fuse_step(0.2, 0.2, hops, PAPER)
     assert forward == pytest.approx(backward)
     assert weight == pytest.approx(1.0)
     assert fused == pytest.approx((float(apply_hop(0.2, 0.3)) + forward + backward) / 3)
@@ -55,7 +56,7 @@ def test_equal_forward_and_backward_give_full_weight() -> None:
 
 def test_large_disagreement_holds_progress() -> None:
     hops = np.array([0.9, 0.9, -0.9])  # forward says 0.9, backward says 0.1
-    _, forward, backward, fused, weight = fuse_step(0.25, 0.25, hops, FusionConfig())
+    _, forward, backward, fused, weight = fuse_step(0.25, 0.25, hops, PAPER)
     assert abs(forward - backward) == pytest.approx(0.8)
     assert weight < 1e-6
     assert fused == pytest.approx(0.25, abs=1e-6)
@@ -63,23 +64,23 @@ def test_large_disagreement_holds_progress() -> None:
 
 def test_consistency_weight_formula() -> None:
     hops = np.array([0.0, 0.5, -0.3])  # forward 0.5, backward 0.7
-    _, _, _, fused, weight = fuse_step(0.4, 0.4, hops, FusionConfig(alpha=20.0))
+    _, _, _, fused, weight = fuse_step(0.4, 0.4, hops, PAPER)
     delta = 0.2 / 0.6
     assert weight == pytest.approx(math.exp(-20.0 * delta**2))
     mean = (0.4 + 0.5 + 0.7) / 3
     assert fused == pytest.approx(0.4 + weight * (mean - 0.4))
     # Near the start the relative disagreement uses the floor, not a tiny mean.
-    _, _, _, _, weight = fuse_step(0.0, 0.0, np.array([0.0, 0.02, -1.0]), FusionConfig())
+    _, _, _, _, weight = fuse_step(0.0, 0.0, np.array([0.0, 0.02, -1.0]), PAPER)
     assert weight == pytest.approx(math.exp(-20.0 * (0.02 / CONSISTENCY_FLOOR) ** 2))
     # alpha = 0 switches the check off in effect.
-    assert fuse_step(0.4, 0.4, np.array([0.9, 0.9, -0.9]), FusionConfig(alpha=0.0))[4] == 1.0
+    assert fuse_step(0.4, 0.4, np.array([0.9, 0.9, -0.9]), FusionConfig(alpha=0.0, consistency=True))[4] == 1.0
 
 
 def test_fused_progress_stays_in_unit_interval() -> None:
     rng = np.random.default_rng(0)
     fused = incremental = 0.0
     for _ in range(500):
-        values = fuse_step(fused, incremental, rng.uniform(-1, 1, 3), FusionConfig(alpha=1.0))
+        values = fuse_step(fused, incremental, rng.uniform(-1, 1, 3), FusionConfig(alpha=1.0, consistency=True))
         incremental, _, _, fused, weight = values
         assert all(0.0 <= v <= 1.0 for v in values)
 
@@ -87,7 +88,7 @@ def test_fused_progress_stays_in_unit_interval() -> None:
 @pytest.mark.parametrize("alpha", [-1.0, float("nan"), float("inf")])
 def test_fusion_config_rejects_bad_alpha(alpha: float) -> None:
     with pytest.raises(ValueError, match="alpha"):
-        FusionConfig(alpha=alpha)
+        FusionConfig(alpha=alpha, consistency=True)
 
 
 # ----------------------------------------------------------------------------- ProgressTracker
@@ -214,7 +215,7 @@ def compare_online_offline(
     return offline
 
 
-@pytest.mark.parametrize("fusion", [FusionConfig(), OFF, FusionConfig(alpha=0.5)])
+@pytest.mark.parametrize("fusion", [PAPER, OFF, FusionConfig(alpha=0.5, consistency=True)])
 def test_online_and_offline_tracking_agree(
     tiny_grm: GRM, demo: Trajectory, episode: Trajectory, fusion: FusionConfig
 ) -> None:
