@@ -120,23 +120,31 @@ def _cmd_demos_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demos_show(args: argparse.Namespace) -> int:
-    from robo_reward.data import DatasetReader, Trajectory, contact_sheet, write_video
+def _load_trajectory(path_text: str, episode: int):
+    """One trajectory from a ``.npz`` file or episode ``episode`` of a dataset directory."""
+    from robo_reward.data import DatasetReader, Trajectory
 
-    path = Path(args.path)
+    path = Path(path_text)
     if path.is_dir():
         dataset = DatasetReader(path)
-        if not 0 <= args.episode < len(dataset):
+        if not 0 <= episode < len(dataset):
             raise UsageError(
-                f"--episode {args.episode} is out of range: {path} has {len(dataset)} episodes"
+                f"--episode {episode} is out of range: {path} has {len(dataset)} episodes"
             )
-        trajectory = dataset[args.episode]
-        default_out = path / f"episode_{args.episode:06d}.png"
-    elif path.is_file():
-        trajectory = Trajectory.load(path)
-        default_out = path.with_suffix(".png")
-    else:
-        raise UsageError(f"{path} does not exist")
+        return dataset[episode]
+    if path.is_file():
+        return Trajectory.load(path)
+    raise UsageError(f"{path} does not exist")
+
+
+def _cmd_demos_show(args: argparse.Namespace) -> int:
+    from robo_reward.data import contact_sheet, write_video
+
+    trajectory = _load_trajectory(args.path, args.episode)
+    path = Path(args.path)
+    default_out = (
+        path / f"episode_{args.episode:06d}.png" if path.is_dir() else path.with_suffix(".png")
+    )
     out = contact_sheet(trajectory, args.out or default_out, columns=args.columns)
     print(f"wrote {out}")
     if args.video:
@@ -175,21 +183,9 @@ def _cmd_grm_eval(args: argparse.Namespace) -> int:
 
 def _cmd_adapt(args: argparse.Namespace) -> int:
     from robo_reward.config import load_config, preset_path
-    from robo_reward.data import DatasetReader, Trajectory
     from robo_reward.grm.adapt import AdaptConfig, adapt
 
-    path = Path(args.demo)
-    if path.is_dir():
-        dataset = DatasetReader(path)
-        if not 0 <= args.episode < len(dataset):
-            raise UsageError(
-                f"--episode {args.episode} is out of range: {path} has {len(dataset)} episodes"
-            )
-        demo = dataset[args.episode]
-    elif path.is_file():
-        demo = Trajectory.load(path)
-    else:
-        raise UsageError(f"{path} does not exist")
+    demo = _load_trajectory(args.demo, args.episode)
     config_path = preset_path("grm", args.config) if args.config else None
     config = load_config(AdaptConfig, config_path, args.overrides)
     result = adapt(demo, args.out, config)

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from robo_reward.bench.worker import run_in_worker
 
 UPDATE_P99_TARGET_MS = 10.0
 HOP_THROUGHPUT_TARGET = 2000.0
@@ -134,34 +133,18 @@ def time_adaptation(checkpoint: str, frames: int) -> dict[str, Any]:
     }
 
 
-def _worker(function: str, args: list[Any], single_core: bool) -> dict[str, Any]:
-    code = (
-        "import json, os, sys\n"
-        "args = json.loads(sys.argv[1])\n"
-        "if args['single_core']:\n"
-        "    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})\n"
-        "import robo_reward.bench.grm_perf as m\n"
-        "print(json.dumps(getattr(m, args['function'])(*args['args'])))\n"
-    )
-    payload = json.dumps({"function": function, "args": args, "single_core": single_core})
-    done = subprocess.run(
-        [sys.executable, "-c", code, payload], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"GRM perf worker {function} failed:\n{done.stderr[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def run_grm_perf(config: GRMPerfConfig) -> dict[str, Any]:
     result: dict[str, Any] = {
-        "tracker_update": _worker(
-            "time_tracker_updates", [config.checkpoint, config.updates], True
+        "tracker_update": run_in_worker(
+            __name__, "time_tracker_updates", [config.checkpoint, config.updates], True
         ),
-        "hop_batch": _worker("time_hop_batch", [config.checkpoint, config.pairs], False),
+        "hop_batch": run_in_worker(
+            __name__, "time_hop_batch", [config.checkpoint, config.pairs], False
+        ),
     }
     if config.adapt:
-        result["adaptation"] = _worker(
-            "time_adaptation", [config.checkpoint, config.adapt_frames], False
+        result["adaptation"] = run_in_worker(
+            __name__, "time_adaptation", [config.checkpoint, config.adapt_frames], False
         )
     return result
 

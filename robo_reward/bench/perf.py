@@ -1,21 +1,18 @@
 """Suite ``perf``: speeds measured side by side in one run and printed as ratios.
 
-Machines here are noisy, so each condition runs in its own fresh process, conditions are
-interleaved over several repeats, and the median is reported. "One core" means the worker
-process is pinned to a single CPU and the OSMesa rasteriser (llvmpipe) is told to use one thread.
+Machines here are noisy, so each condition runs in its own fresh process
+(:mod:`robo_reward.bench.worker`), conditions are interleaved over several repeats, and the
+median is reported.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
+from robo_reward.bench.worker import run_in_worker
 from robo_reward.sim.tasks.base import DEFAULT_CAMERAS
 
 SIM_TARGET_STEPS_PER_SECOND = 300.0
@@ -78,41 +75,6 @@ def time_env_steps(task: str, steps: int, env_kwargs: dict[str, Any], seed: int 
     return steps / elapsed
 
 
-def _worker_environment(single_core: bool) -> dict[str, str]:
-    env = dict(os.environ)
-    if single_core:
-        env["LP_NUM_THREADS"] = "1"
-        env["OMP_NUM_THREADS"] = "1"
-    return env
-
-
-def _measure_in_subprocess(
-    task: str, steps: int, env_kwargs: dict[str, Any], single_core: bool
-) -> float:
-    code = (
-        "import json, os, sys\n"
-        "args = json.loads(sys.argv[1])\n"
-        "if args['single_core']:\n"
-        "    cpus = sorted(os.sched_getaffinity(0))\n"
-        "    os.sched_setaffinity(0, {cpus[-1]})\n"
-        "from robo_reward.bench.perf import time_env_steps\n"
-        "print(json.dumps(time_env_steps(args['task'], args['steps'], args['env_kwargs'])))\n"
-    )
-    arguments = json.dumps(
-        {"task": task, "steps": steps, "env_kwargs": env_kwargs, "single_core": single_core}
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", code, arguments],
-        capture_output=True,
-        text=True,
-        env=_worker_environment(single_core),
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"perf worker failed:\n{completed.stderr[-2000:]}")
-    return float(completed.stdout.strip().splitlines()[-1])
-
-
 def run_sim_perf(config: PerfConfig, progress: bool = True) -> dict[str, Any]:
     """Env steps/s without rendering, with RGB views, and with RGB + depth; with ratios."""
     from tqdm import tqdm
@@ -123,7 +85,9 @@ def run_sim_perf(config: PerfConfig, progress: bool = True) -> dict[str, Any]:
         kwargs = {"cameras": config.cameras, "image_size": config.image_size}
         kwargs.update(SIM_CONDITIONS[name])
         samples[name].append(
-            _measure_in_subprocess(config.task, config.steps, kwargs, config.single_core)
+            run_in_worker(
+                __name__, "time_env_steps", [config.task, config.steps, kwargs], config.single_core
+            )
         )
     steps_per_second = {name: median(values) for name, values in samples.items()}
     rgb = steps_per_second["rgb"]

@@ -25,6 +25,8 @@ from robo_reward.grm.tracker import (
 
 OFF = FusionConfig(consistency=False)
 PAPER = FusionConfig(alpha=20.0, consistency=True)
+NO_CHECK = FusionConfig(alpha=0.0, consistency=True)
+MILD = FusionConfig(alpha=1.0, consistency=True)
 
 # ----------------------------------------------------------------------------- fuse_step
 
@@ -73,14 +75,14 @@ def test_consistency_weight_formula() -> None:
     _, _, _, _, weight = fuse_step(0.0, 0.0, np.array([0.0, 0.02, -1.0]), PAPER)
     assert weight == pytest.approx(math.exp(-20.0 * (0.02 / CONSISTENCY_FLOOR) ** 2))
     # alpha = 0 switches the check off in effect.
-    assert fuse_step(0.4, 0.4, np.array([0.9, 0.9, -0.9]), FusionConfig(alpha=0.0, consistency=True))[4] == 1.0
+    assert fuse_step(0.4, 0.4, np.array([0.9, 0.9, -0.9]), NO_CHECK)[4] == 1.0
 
 
 def test_fused_progress_stays_in_unit_interval() -> None:
     rng = np.random.default_rng(0)
     fused = incremental = 0.0
     for _ in range(500):
-        values = fuse_step(fused, incremental, rng.uniform(-1, 1, 3), FusionConfig(alpha=1.0, consistency=True))
+        values = fuse_step(fused, incremental, rng.uniform(-1, 1, 3), MILD)
         incremental, _, _, fused, weight = values
         assert all(0.0 <= v <= 1.0 for v in values)
 
