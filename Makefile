@@ -22,7 +22,7 @@ help:
 	@echo "make lint       ruff"
 	@echo "make pictures   regenerate the task pictures in docs/images/"
 	@echo "make grm-data   generate the GRM pretraining demos (data/grm/, 4 training tasks)"
-	@echo "make grm-pretrain  pretrain the general GRM on them (runs/grm_general/)"
+	@echo "make grm-pretrain  pretrain the general GRM on them (runs/grm_long/)"
 	@echo "make grm-eval   evaluate the shipped GRM on the held-out tasks (results/grm/)"
 
 system-deps:
@@ -77,7 +77,7 @@ grm-data: install
 	done
 
 grm-pretrain: install
-	$(VENV)/bin/robo-reward grm pretrain --config general --out runs/grm_general
+	$(VENV)/bin/robo-reward grm pretrain --config general_long --out runs/grm_long
 
 grm-eval: install
 	$(VENV)/bin/robo-reward grm eval
