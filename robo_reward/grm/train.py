@@ -245,25 +245,18 @@ def train_grm(
     if ddp.main:
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(train_config.seed)
-    if init_checkpoint is not None:
-        grm = load_grm(init_checkpoint)
-        if grm.config != model_config:
-            model_config = grm.config
-    else:
-        grm = GRM(model_config)
+    checkpoint = out / CHECKPOINT_NAME
+    if resume and not checkpoint.is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint to resume in {out}")
+    # Weights come from this run's checkpoint (resume), a given one (adaptation; its stored
+    # architecture wins over ``model_config``), or a fresh seeded initialisation.
+    weights = checkpoint if resume else init_checkpoint
+    grm = load_grm(weights) if weights is not None else GRM(model_config)
+    model_config = grm.config
     optimizer = torch.optim.AdamW(
         grm.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
     )
-    start = 0
-    checkpoint = out / CHECKPOINT_NAME
-    if resume:
-        if not checkpoint.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint to resume in {out}")
-        grm = load_grm(checkpoint)
-        optimizer = torch.optim.AdamW(
-            grm.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
-        )
-        start = load_training_state(out / OPTIMIZER_NAME, optimizer)["step"] + 1
+    start = load_training_state(out / OPTIMIZER_NAME, optimizer)["step"] + 1 if resume else 0
 
     pair_model: nn.Module = PairModel(grm)
     if ddp.world_size > 1:
