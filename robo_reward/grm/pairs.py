@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -171,6 +172,20 @@ class PairBatch:
     grip_total: float  # present images with a known grip position in the *global* batch
     global_size: int
 
+    PER_PAIR_FIELDS: ClassVar[tuple[str, ...]] = (
+        "reference",
+        "before",
+        "after",
+        "mask",
+        "shift",
+        "colour",
+        "hop",
+        "complete",
+        "kind",
+        "grip_known",
+    )
+    """Fields with one row per pair: what a data-parallel slice cuts."""
+
     def __len__(self) -> int:
         return len(self.hop)
 
@@ -179,21 +194,7 @@ class PairBatch:
         if len(self) % world_size:
             raise ValueError(f"batch size {len(self)} is not divisible by {world_size} ranks")
         part = slice(rank * len(self) // world_size, (rank + 1) * len(self) // world_size)
-        fields = {
-            name: getattr(self, name)[part]
-            for name in (
-                "reference",
-                "before",
-                "after",
-                "mask",
-                "shift",
-                "colour",
-                "hop",
-                "complete",
-                "kind",
-                "grip_known",
-            )
-        }
+        fields = {name: getattr(self, name)[part] for name in self.PER_PAIR_FIELDS}
         return PairBatch(
             self.references,
             self.ref_mask,

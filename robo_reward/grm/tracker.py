@@ -24,7 +24,7 @@ import torch
 
 from robo_reward.data import Trajectory
 from robo_reward.grm.hop import apply_hop, expected_hop
-from robo_reward.grm.model import GRM, views_to_tensor
+from robo_reward.grm.model import GRM, check_views, views_to_tensor
 
 ANCHORINGS = ("incremental", "forward", "backward")
 CONSISTENCY_FLOOR = 0.1
@@ -182,6 +182,7 @@ def trajectory_hops(
     sees (the others are masked, as if missing)."""
     config = grm.config
     use = tuple(config.views if views is None else views)
+    check_views(use, config)
     frames, masks = [], []
     for t in range(traj.num_frames):
         observation = {

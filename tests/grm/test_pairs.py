@@ -300,17 +300,7 @@ def test_slices_partition_the_global_batch(sampler: PairSampler) -> None:
     for world in (1, 2, 3, 4):
         parts = [batch.slice(rank, world) for rank in range(world)]
         assert [len(p) for p in parts] == [12 // world] * world
-        for name in (
-            "reference",
-            "before",
-            "after",
-            "mask",
-            "shift",
-            "colour",
-            "hop",
-            "complete",
-            "kind",
-        ):
+        for name in PairBatch.PER_PAIR_FIELDS:
             joined = np.concatenate([getattr(p, name) for p in parts])
             np.testing.assert_array_equal(joined, getattr(batch, name), err_msg=name)
         for part in parts:  # every rank sees all the batch's reference images
