@@ -72,8 +72,9 @@ def time_tracker_updates(checkpoint: str, updates: int) -> dict[str, float]:
     }
 
 
-def time_hop_batch(checkpoint: str, pairs: int) -> dict[str, float]:
-    """Pairs/s of hop_batch on consecutive frames (a replay buffer) and on all-distinct frames."""
+def time_hop_batch(checkpoint: str, pairs: int, repeats: int = 5) -> dict[str, Any]:
+    """Pairs/s of hop_batch on consecutive frames (a replay buffer) and on all-distinct frames,
+    the median of ``repeats`` timed runs (this machine's speed swings by 2x between runs)."""
     import torch
 
     from robo_reward.grm.tracker import Reference, hop_batch
@@ -83,17 +84,24 @@ def time_hop_batch(checkpoint: str, pairs: int) -> dict[str, float]:
     size, views = grm.config.image_size, len(grm.config.views)
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (pairs + 1, views, size, size, 3), dtype=np.uint8)
+    other = rng.integers(0, 256, (pairs, views, size, size, 3), dtype=np.uint8)
     reference = Reference(*({v: frames[0, i] for i, v in enumerate(grm.config.views)},) * 2)
     warm = min(64, pairs)
     hop_batch(grm, reference, frames[:warm], frames[1 : warm + 1])
-    start = time.perf_counter()
-    hop_batch(grm, reference, frames[:-1], frames[1:])
-    consecutive = pairs / (time.perf_counter() - start)
-    other = rng.integers(0, 256, (pairs, views, size, size, 3), dtype=np.uint8)
-    start = time.perf_counter()
-    hop_batch(grm, reference, frames[:-1], other)
-    distinct = pairs / (time.perf_counter() - start)
-    return {"consecutive_pairs_per_s": consecutive, "distinct_pairs_per_s": distinct}
+
+    def rate(after: np.ndarray) -> float:
+        start = time.perf_counter()
+        hop_batch(grm, reference, frames[:-1], after)
+        return pairs / (time.perf_counter() - start)
+
+    consecutive = [rate(frames[1:]) for _ in range(repeats)]
+    distinct = [rate(other) for _ in range(repeats)]
+    return {
+        "consecutive_pairs_per_s": float(np.median(consecutive)),
+        "distinct_pairs_per_s": float(np.median(distinct)),
+        "consecutive_samples": consecutive,
+        "distinct_samples": distinct,
+    }
 
 
 def time_adaptation(checkpoint: str, frames: int) -> dict[str, Any]:

@@ -206,17 +206,29 @@ def evaluate_model(
                     title=f"{traj.task} ({label}), VOC fused {vocs[name]['fused'][-1]:.3f}",
                 )
     confusions = {name: {t: dict.fromkeys(CLASSES, 0) for t in CLASSES} for name in fusions}
+    anchoring_confusions = {
+        name: {t: dict.fromkeys(CLASSES, 0) for t in CLASSES} for name in ANCHORINGS
+    }
     for traj in rollouts:
         hops, completion = trajectory_hops(grm, reference, traj, views)
         for fusion_name, variant in fusions.items():
-            predicted = completion_class(fuse_hops(hops, completion, variant)["fused"])
-            confusions[fusion_name][true_class(traj)][predicted] += 1
+            curves = fuse_hops(hops, completion, variant)
+            confusions[fusion_name][true_class(traj)][completion_class(curves["fused"])] += 1
+            if fusion_name == "configured":
+                # The same decision rule on each anchoring alone: VOC only sees monotonicity on
+                # expert runs; this shows which anchoring also tells a failure from a success.
+                for anchoring in ANCHORINGS:
+                    predicted = completion_class(curves[anchoring])
+                    anchoring_confusions[anchoring][true_class(traj)][predicted] += 1
     accuracy = {name: _accuracy(matrix) for name, matrix in confusions.items()}
     return {
         "voc": {name: {k: float(np.mean(v)) for k, v in d.items()} for name, d in vocs.items()},
         "voc_min_fused": float(np.min(vocs["all"]["fused"])),
         "completion_accuracy": accuracy["configured"],
         "confusion": confusions["configured"],
+        "completion_accuracy_per_anchoring": {
+            name: _accuracy(matrix) for name, matrix in anchoring_confusions.items()
+        },
         "fusion_variants": {
             name: {"voc": float(np.mean(fusion_vocs[name])), "completion_accuracy": accuracy[name]}
             for name in fusions
@@ -296,6 +308,10 @@ def eval_markdown(results: dict[str, Any]) -> str:
                     f"{single:.3f}",
                     f"{max(drops):+.3f}",
                     f"{100 * m['completion_accuracy']:.0f}%",
+                    " / ".join(
+                        f"{100 * m['completion_accuracy_per_anchoring'][a]:.0f}%"
+                        for a in ANCHORINGS
+                    ),
                 ]
             )
             fusion_rows.append(
@@ -315,6 +331,7 @@ def eval_markdown(results: dict[str, Any]) -> str:
         "best single view",
         "worst view-drop cost",
         "completion acc.",
+        "completion acc. incr. / fwd / bwd alone",
     ]
     lines = ["### GRM on held-out tasks\n", markdown_table(header, rows)]
     any_variants = next(iter(results["tasks"].values()))["zero_shot"]["fusion_variants"]

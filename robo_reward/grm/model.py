@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from robo_reward.grm.hop import expected_hop
 
@@ -92,9 +93,16 @@ class ImageEncoder(nn.Module):
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.permute(0, 3, 1, 2).float().div_(255.0) - self.mean
-        # channels-last is oneDNN's fast layout for CPU convolutions (about 1.2x here).
-        return self.project(self.conv(x.contiguous(memory_format=torch.channels_last)))
+        # uint8 NHWC permuted is already channels-last, oneDNN's fast layout for CPU convolutions.
+        x = images.permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
+        # Scaling to [0, 1] and centring are folded into the unpadded stem convolution:
+        # conv(x / 255 - m) = conv_{w/255}(x) + (b - sum(w * m)). Exact, and it skips two passes
+        # over every pixel (about 1.5x encoder throughput on 2 cores; `robo-reward bench perf`).
+        stem = self.conv[0]
+        weight = stem.weight / 255.0
+        bias = stem.bias - (stem.weight * self.mean).sum((1, 2, 3))
+        x = F.conv2d(x, weight, bias, stride=stem.stride)
+        return self.project(self.conv[1:](x))
 
 
 class GRM(nn.Module):

@@ -44,3 +44,33 @@ def test_true_class_uses_success_then_true_progress() -> None:
     assert true_class(build_trajectory(success=False, keyframes=None, progress=early)) == "failure"
     unknown = build_trajectory(success=False, keyframes=None, progress=None)
     assert true_class(unknown) == "failure"
+
+
+def test_evaluate_model_reports_every_view_subset_fusion_and_anchoring(tiny_grm) -> None:
+    from robo_reward.grm.evaluate import CLASSES, eval_markdown, evaluate_model
+    from robo_reward.grm.tracker import ANCHORINGS, FusionConfig, Reference
+
+    demo = build_trajectory(seed=0)
+    experts = [build_trajectory(seed=s) for s in (1, 2)]
+    stalled = np.r_[np.linspace(0, 0.6, 7), np.full(6, 0.6)].astype(np.float32)
+    rollouts = [
+        build_trajectory(seed=3),
+        build_trajectory(seed=4, success=False, keyframes=None, progress=stalled),
+    ]
+    result = evaluate_model(
+        tiny_grm, Reference.from_trajectory(demo), experts, rollouts, FusionConfig()
+    )
+    views = tiny_grm.config.views
+    expected_subsets = {"all"} | {f"only {v}" for v in views} | {f"without {v}" for v in views}
+    assert set(result["voc"]) == expected_subsets
+    for curves in result["voc"].values():
+        assert set(curves) == {*ANCHORINGS, "fused"}
+        assert all(-1.0 <= value <= 1.0 for value in curves.values())
+    assert sum(sum(row.values()) for row in result["confusion"].values()) == len(rollouts)
+    assert set(result["confusion"]) == set(CLASSES)
+    per_anchoring = result["completion_accuracy_per_anchoring"]
+    assert set(per_anchoring) == set(ANCHORINGS)
+    assert all(value in (0.0, 0.5, 1.0) for value in per_anchoring.values())
+    table = eval_markdown({"tasks": {"push": {"zero_shot": result}}})
+    assert "completion acc. incr. / fwd / bwd alone" in table
+    assert table.count("| push |") == 2  # the headline row and the fusion-settings row

@@ -52,6 +52,19 @@ def test_encoder_embeds_each_image_independently(tiny_grm: GRM, grm_config: GRMC
     torch.testing.assert_close(together[1:2], alone, atol=1e-5, rtol=1e-5)
 
 
+def test_encoder_stem_folds_pixel_scaling_exactly(tiny_grm: GRM, grm_config: GRMConfig) -> None:
+    """The stem convolution absorbs the /255 and centring; the result must equal the textbook
+    normalise-then-convolve, and gradients must still reach the stem's own weights."""
+    images, _ = random_batch(grm_config)
+    flat = images.flatten(0, 2)[:8]
+    encoder = tiny_grm.encoder
+    x = flat.permute(0, 3, 1, 2).float() / 255.0 - encoder.mean
+    expected = encoder.project(encoder.conv(x))
+    torch.testing.assert_close(encoder(flat), expected, atol=1e-5, rtol=1e-5)
+    encoder(flat).sum().backward()
+    assert encoder.conv[0].weight.grad is not None and encoder.conv[0].weight.grad.abs().sum() > 0
+
+
 def masked_example(config: GRMConfig) -> tuple[torch.Tensor, torch.Tensor]:
     images, mask = random_batch(config)
     mask[0, 2, 1] = False  # a BEFORE image missing: view 1 drops out of pair 0
