@@ -11,9 +11,10 @@ the benchmarks and (later) the ROS policy node:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import gymnasium as gym
 
@@ -48,6 +49,8 @@ class RewardConfig:
     """r_gold paid when the potential reaches ``success_threshold`` (0: off)."""
     success_threshold: float = 0.95
     """Potential at which r_gold is paid."""
+    time_penalty: float = 0.0
+    """Constant subtracted every step (1 with r_gold and no task reward: −1 until done)."""
 
     def __post_init__(self) -> None:
         if self.kind not in REWARD_KINDS:
@@ -70,20 +73,35 @@ class RewardConfig:
             task_weight=self.task_weight,
             success_bonus=self.success_bonus,
             success_threshold=self.success_threshold,
+            time_penalty=self.time_penalty,
         )
 
 
-def potential_for(config: RewardConfig, task: str, env_config=None) -> PotentialProvider | None:
-    """The potential ``config`` asks for (None for the sparse reward). ``env_config`` is the
-    training env's; the scripted reference demo is rolled out with the same cameras."""
+def potential_factory(
+    config: RewardConfig, task: str, env_config: Any = None
+) -> Callable[[], PotentialProvider] | None:
+    """A zero-argument factory of fresh potentials for ``config`` (None for the sparse reward).
+
+    Each env of a vector env needs its own provider (the GRM tracker keeps episode state); the
+    model and the reference demo are loaded once and shared. ``env_config`` is the training
+    env's: a scripted reference demo is rolled out with the same cameras and appearance."""
     if config.kind == "sparse":
         return None
     if config.kind == "privileged":
-        return PrivilegedPotential()
+        return PrivilegedPotential
     from robo_reward.grm.checkpoint import default_checkpoint, load_grm
 
     grm = load_grm(config.checkpoint or default_checkpoint())
-    return GRMPotential.from_demo(grm, reference_demo(config, task, env_config), config.anchoring)
+    demo = reference_demo(config, task, env_config)
+    return lambda: GRMPotential.from_demo(grm, demo, config.anchoring)
+
+
+def potential_for(
+    config: RewardConfig, task: str, env_config: Any = None
+) -> PotentialProvider | None:
+    """One potential for ``config`` (None for the sparse reward)."""
+    factory = potential_factory(config, task, env_config)
+    return None if factory is None else factory()
 
 
 def reference_demo(config: RewardConfig, task: str, env_config=None):

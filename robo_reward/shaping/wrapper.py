@@ -2,7 +2,7 @@
 
 The reward the learner sees is
 
-    ``r' = task_weight · r  +  Σ_i w_i F_i(s, s')  +  r_gold · [Φ_1(s') ≥ threshold]``
+    ``r' = task_weight · r  +  Σ_i w_i F_i(s, s')  +  r_gold · [Φ_1(s') ≥ threshold]  −  c``
 
 with ``F_i`` the shaping term of potential ``i`` (:func:`robo_reward.shaping.pbrs.shaping_reward`:
 ``γ Φ(s') − Φ(s)``, ``Φ = 0`` after ``terminated``, kept after ``truncated``). Every term is
@@ -11,6 +11,7 @@ reported in ``info`` under flat keys, so they survive Gymnasium's vector envs an
 ``reward/task``            the task's own reward (true returns are logged from it),
 ``reward/shaping_<name>``  each weighted shaping term,
 ``reward/gold``            the success bonus,
+``reward/time``            the time penalty ``−c`` (when configured),
 ``reward/total``           what the learner got,
 ``potential/<name>``       ``Φ(s')`` as the provider returned it.
 
@@ -52,14 +53,21 @@ class ShapingConfig:
     (0: off)."""
     success_threshold: float = 0.95
     """Potential at which the success bonus is paid."""
+    time_penalty: float = 0.0
+    """Constant ``c`` subtracted every step (0: off). With r_gold and no task reward, ``c = 1``
+    gives Fetch's −1-until-done convention on the learned success signal, which suits SAC:
+    a positive entropy bonus cannot then make lingering pay."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
         if self.mode not in SHAPING_MODES:
             raise ValueError(f"mode must be one of {SHAPING_MODES}, got {self.mode!r}")
-        if self.success_bonus < 0:
-            raise ValueError(f"success_bonus must be >= 0, got {self.success_bonus}")
+        if self.success_bonus < 0 or self.time_penalty < 0:
+            raise ValueError(
+                f"success_bonus and time_penalty must be >= 0, got {self.success_bonus}, "
+                f"{self.time_penalty}"
+            )
 
 
 class PotentialShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -136,6 +144,9 @@ class PotentialShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
             gold = config.success_bonus if phi_next[first] >= config.success_threshold else 0.0
             info["reward/gold"] = gold
             total += gold
+        if config.time_penalty > 0:
+            info["reward/time"] = -config.time_penalty
+            total -= config.time_penalty
         info["reward/total"] = total
         self._phi = None if (terminated or truncated) else phi_next
         return observation, total, terminated, truncated, info

@@ -28,6 +28,9 @@ class EnvConfig:
     """Metres the grip target moves for an action component of 1."""
     terminate_on_success: bool = True
     """End the episode (terminated=True) on success."""
+    reward_type: str = "success"
+    """Sparse reward: success (1 on success, else 0) or step_penalty (-1 per step until
+    success, Fetch's convention; better for SAC's entropy bonus)."""
     randomization: RandomizationConfig | None = field(default_factory=RandomizationConfig)
     """Per-episode visual randomisation; null for the nominal scene."""
     appearance_seed: int | None = None

@@ -103,6 +103,20 @@ def test_task_weight_weights_and_success_bonus() -> None:
     assert reward == pytest.approx(1.5 * shaping_reward(0.5, 0.96, 0.9, False) + 1.0)
 
 
+def test_time_penalty_is_paid_every_step_and_reported() -> None:
+    config = ShapingConfig(gamma=0.9, task_weight=0.0, success_bonus=1.0, time_penalty=1.0)
+    env = PotentialShaping(reach(), ScriptedPotential([0.2, 0.5, 0.96]), config)
+    env.reset(seed=0)
+    action = np.zeros(4, dtype=np.float32)
+    _, reward, _, _, info = env.step(action)
+    assert info["reward/time"] == -1.0
+    assert reward == pytest.approx(shaping_reward(0.2, 0.5, 0.9, False) - 1.0)
+    _, reward, _, _, info = env.step(action)
+    assert reward == pytest.approx(shaping_reward(0.5, 0.96, 0.9, False) + 1.0 - 1.0)
+    with pytest.raises(ValueError, match="time_penalty"):
+        ShapingConfig(time_penalty=-1.0)
+
+
 @pytest.mark.parametrize(
     ("values", "match"),
     [

@@ -207,6 +207,25 @@ def test_rewards_and_termination_agree_with_success_on_an_expert_episode(
 
 
 @matrix
+def test_step_penalty_reward_is_minus_one_until_success(spec: TaskSpec, make, run_expert) -> None:
+    env = make(spec.name, cameras=(), reward_type="step_penalty")
+    episode = run_expert(env, seed=0)
+    success = np.array([info["is_success"] for info in episode.infos[1:]])
+    assert success[-1]
+    assert episode.rewards == [0.0 if s else -1.0 for s in success]
+    achieved, desired = episode.goals("achieved_goal"), episode.goals("desired_goal")
+    np.testing.assert_array_equal(
+        env.unwrapped.compute_reward(achieved, desired, None),
+        np.asarray(episode.rewards, dtype=np.float32),
+    )
+
+
+def test_unknown_reward_type_is_refused(make) -> None:
+    with pytest.raises(ValueError, match="reward_type"):
+        make("reach", cameras=(), reward_type="dense")
+
+
+@matrix
 def test_compute_reward_is_vectorised_for_relabelled_goals(spec: TaskSpec, make) -> None:
     env = make(spec.name, cameras=())
     unwrapped = env.unwrapped

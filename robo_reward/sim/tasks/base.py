@@ -19,6 +19,7 @@ from robo_reward.sim.assets import asset_path
 from robo_reward.sim.randomization import RandomizationConfig, SceneRandomizer
 from robo_reward.sim.rendering import MultiViewRenderer, Renderer
 
+REWARD_TYPES = ("success", "step_penalty")
 DEFAULT_CAMERAS = ("front", "side", "wrist")
 ACTION_DIM = 4
 STATE_DIM = 10
@@ -51,9 +52,12 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
       ``wrist``), and ``<camera>_depth`` ``float32`` ``(H, W)`` in metres if ``depth``.
 
     ## Rewards
-    Sparse: 1.0 on a step that ends in success, else 0.0 (``compute_reward`` gives the same for
-    relabelled goals). ``info["privileged_progress"]`` is a hand-written dense progress in
-    [0, 1] from simulator state, reported for reference only.
+    Sparse, by ``reward_type``: ``"success"`` (default) pays 1.0 on a step that ends in success,
+    else 0.0; ``"step_penalty"`` pays -1.0 on every step that does not end in success and 0.0 on
+    one that does (Gymnasium-Robotics Fetch's convention, which suits maximum-entropy learners:
+    with a terminating +1 a positive entropy bonus can make *not* finishing look better).
+    ``compute_reward`` gives the same for relabelled goals. ``info["privileged_progress"]`` is a
+    hand-written dense progress in [0, 1] from simulator state, reported for reference only.
 
     ## Episode End
     Terminated on success when ``terminate_on_success`` (the default); truncated by the time
@@ -61,8 +65,8 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     ## Arguments
     ``cameras``, ``image_size`` (int or (height, width)), ``depth``, ``frame_skip``,
-    ``action_scale``, ``randomization`` (a :class:`RandomizationConfig`, or ``None`` for the
-    nominal scene), ``privileged_obs``, ``terminate_on_success``, ``render_mode``
+    ``action_scale``, ``reward_type``, ``randomization`` (a :class:`RandomizationConfig`, or
+    ``None`` for the nominal scene), ``privileged_obs``, ``terminate_on_success``, ``render_mode``
     (``"rgb_array"``), ``render_size``, ``model_path`` (another MJCF with the same names),
     ``appearance_seed`` (fix the randomised appearance — colours, texture, lights, cameras — to
     one draw for every episode while object placement still varies with the reset seed: one
@@ -93,6 +97,7 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         depth: bool = False,
         frame_skip: int = 20,
         action_scale: float = 0.05,
+        reward_type: str = "success",
         randomization: RandomizationConfig | None = DEFAULT_RANDOMIZATION,
         privileged_obs: bool = True,
         terminate_on_success: bool = True,
@@ -109,6 +114,8 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
         if not np.isfinite(action_scale) or not 0 < action_scale <= 0.2:
             raise ValueError(f"action_scale must be in (0, 0.2] metres, got {action_scale!r}")
+        if reward_type not in REWARD_TYPES:
+            raise ValueError(f"reward_type must be one of {REWARD_TYPES}, got {reward_type!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be one of {self.metadata['render_modes']} or None, "
@@ -118,6 +125,7 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.depth = bool(depth)
         self.frame_skip = frame_skip
         self.action_scale = float(action_scale)
+        self.reward_type = reward_type
         self.privileged_obs = bool(privileged_obs)
         self.terminate_on_success = bool(terminate_on_success)
         self.render_mode = render_mode
@@ -241,7 +249,7 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         mujoco.mj_step(self.model, self.data, nstep=self.frame_skip)
         obs = self._get_obs()
         info = self._get_info(obs)
-        reward = float(info["is_success"])
+        reward = float(self._sparse_reward(np.array(info["is_success"])))
         terminated = bool(info["is_success"]) and self.terminate_on_success
         return obs, reward, terminated, False, info
 
@@ -249,7 +257,11 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any
     ) -> np.ndarray:
         """Sparse reward for (relabelled) goals, vectorised as HER expects."""
-        return self.goal_reached(achieved_goal, desired_goal).astype(np.float32)
+        return self._sparse_reward(self.goal_reached(achieved_goal, desired_goal))
+
+    def _sparse_reward(self, success: np.ndarray) -> np.ndarray:
+        success = success.astype(np.float32)
+        return success if self.reward_type == "success" else success - 1.0
 
     def compute_terminated(
         self, achieved_goal: np.ndarray, desired_goal: np.ndarray, info: Any
