@@ -81,6 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arguments(adapt)
     adapt.set_defaults(handler=_cmd_adapt)
 
+    train = commands.add_parser("train", help="train SAC or PPO on a task with a chosen reward")
+    train.add_argument("--algo", choices=("sac", "ppo"), help="controller (default: the preset's)")
+    train.add_argument("--task", help="task name (see `robo-reward tasks`)")
+    train.add_argument("--reward", help="sparse, privileged or grm")
+    train.add_argument("--steps", type=int, help="env steps to train for")
+    train.add_argument("--seed", type=int, help="seed of the run")
+    train.add_argument("--out", default="runs", help="folder that receives the run folder")
+    train.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue a run folder (its config.yaml is used)"
+    )
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_config_arguments(train)
+    train.set_defaults(handler=_cmd_train)
+
     bench = commands.add_parser("bench", help="run a benchmark suite")
     bench.add_argument("suite", help="suite name: quick, perf")
     bench.add_argument("--results", default="results", help="results root folder")
@@ -193,6 +207,36 @@ def _cmd_adapt(args: argparse.Namespace) -> int:
         f"adapted on one {demo.task} demo of {result.frames} frames ({result.labels} labels) "
         f"in {result.train.seconds:.0f} s: {result.train.checkpoint}"
     )
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from robo_reward.config import load_config, preset_path
+    from robo_reward.rl.runner import CONFIG_FILE, TrainConfig, train
+
+    overrides = list(args.overrides)
+    for key, value in (
+        ("algo", args.algo),
+        ("task", args.task),
+        ("reward.kind", args.reward),
+        ("steps", args.steps),
+        ("seed", args.seed),
+    ):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if args.resume:
+        if args.config or [o for o in overrides if not o.startswith("steps=")]:
+            raise UsageError("--resume uses the run's own config; only --steps may change")
+        config_path: Path | None = Path(args.resume) / CONFIG_FILE
+        if not config_path.is_file():
+            raise UsageError(f"{args.resume} is not a run folder (no {CONFIG_FILE})")
+    else:
+        config_path = preset_path("train", args.config) if args.config else None
+    config = load_config(TrainConfig, config_path, overrides)
+    run_dir, metrics = train(config, args.out, resume=args.resume, progress=not args.no_progress)
+    shown = {k: round(v, 4) for k, v in metrics.items() if k.startswith(("eval/", "charts/"))}
+    print(f"{config.algo} on {config.task} with the {config.reward.kind} reward: {shown}")
+    print(f"run folder: {run_dir} (policy: {run_dir / 'policy.safetensors'})")
     return 0
 
 
