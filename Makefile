@@ -56,7 +56,14 @@ test-slow: install
 bench: install
 	$(VENV)/bin/robo-reward bench quick
 
-bench-perf: install
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install --quiet -e ".[dev,video,bench]"
+	touch $(BENCH_STAMP)
+
+# The perf suite compares our controllers with Stable-Baselines3 (the [bench] extra).
+bench-perf: install $(BENCH_STAMP)
 	$(VENV)/bin/robo-reward bench perf
 
 lint: install

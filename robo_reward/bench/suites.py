@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from robo_reward.bench.controllers import (
+    ControllerPerfConfig,
+    controller_perf_markdown,
+    run_controller_perf,
+)
 from robo_reward.bench.experts import ExpertBenchConfig, expert_markdown, run_expert_bench
 from robo_reward.bench.grm_perf import GRMPerfConfig, grm_perf_markdown, run_grm_perf
 from robo_reward.bench.perf import PerfConfig, run_sim_perf, sim_perf_markdown
@@ -25,6 +30,7 @@ class PerfSuiteConfig:
 
     sim: PerfConfig = field(default_factory=PerfConfig)
     grm: GRMPerfConfig = field(default_factory=GRMPerfConfig)
+    controllers: ControllerPerfConfig = field(default_factory=ControllerPerfConfig)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,9 @@ def _perf(
     sections.append(sim_perf_markdown(results["sim"]))
     results["grm"] = run_grm_perf(config.grm)
     sections.append(grm_perf_markdown(results["grm"]))
+    if config.controllers.enabled:
+        results["controllers"] = run_controller_perf(config.controllers)
+        sections.append(controller_perf_markdown(results["controllers"]))
 
 
 def _quick(

@@ -68,3 +68,18 @@ def test_perf_config_rejects_bad_values() -> None:
         PerfConfig(steps=1)
     with pytest.raises(ValueError):
         PerfConfig(repeats=0)
+
+
+def test_controller_perf_table_reports_ratios_and_success() -> None:
+    from robo_reward.bench.controllers import controller_perf_markdown
+
+    def run(sps: float, success: float) -> dict:
+        return {"steps_per_s": sps, "eval_success": success, "eval_return": 0.0}
+
+    results = {
+        "sac": {"FetchReach-v4": {"ours": [run(90, 1.0), run(80, 0.5)], "sb3": [run(60, 1.0)] * 2}},
+        "ppo": {"Reach": {"ours": [run(2000, 0.0)] * 2, "sb3": [run(1000, 0.0)] * 2}},
+    }
+    table = controller_perf_markdown(results)
+    assert "| SAC | FetchReach-v4 | 85 | 60 | 1.42 | >= 3 (not met) | 75% / 100% |" in table
+    assert "| PPO | Reach | 2000 | 1000 | 2.00 | >= 1.5 (met) | 0% / 0% |" in table

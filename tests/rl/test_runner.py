@@ -10,7 +10,6 @@ import pytest
 from robo_reward.cli import main
 from robo_reward.rl.policy import load_policy
 from robo_reward.rl.ppo import PPOConfig
-from robo_reward.rl.sac import SACConfig
 from robo_reward.rl.runner import (
     POLICY_FILE,
     TRAINER_FILE,
@@ -19,6 +18,7 @@ from robo_reward.rl.runner import (
     load_train_config,
     train,
 )
+from robo_reward.rl.sac import SACConfig
 from robo_reward.shaping import PotentialShaping
 from robo_reward.shaping.compose import RewardConfig
 from robo_reward.sim.env_config import EnvConfig
