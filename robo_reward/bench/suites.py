@@ -17,6 +17,7 @@ from robo_reward.bench.controllers import (
     controller_perf_markdown,
     run_controller_perf,
 )
+from robo_reward.bench.dopamine import DopamineConfig
 from robo_reward.bench.experts import ExpertBenchConfig, expert_markdown, run_expert_bench
 from robo_reward.bench.grm_perf import GRMPerfConfig, grm_perf_markdown, run_grm_perf
 from robo_reward.bench.perf import PerfConfig, run_sim_perf, sim_perf_markdown
@@ -76,6 +77,16 @@ def _quick(
         sections.append("\n".join(lines) + "\n")
 
 
+def _dopamine(
+    config: DopamineConfig, run_dir: Path, results: dict[str, Any], sections: list[str]
+) -> None:
+    from robo_reward.bench.dopamine import dopamine_markdown, plot_curves, run_dopamine
+
+    results["dopamine"] = run_dopamine(config, run_dir)
+    plot_curves(results["dopamine"], run_dir / "dopamine_success.png")
+    sections.append(dopamine_markdown(results["dopamine"]))
+
+
 @dataclass(frozen=True)
 class Suite:
     config_class: type
@@ -86,6 +97,9 @@ class Suite:
 SUITES: dict[str, Suite] = {
     "perf": Suite(PerfSuiteConfig, _perf, "speeds side by side, printed as ratios"),
     "quick": Suite(QuickSuiteConfig, _quick, "sim speed, expert success, demo pictures"),
+    "dopamine": Suite(
+        DopamineConfig, _dopamine, "GRM-shaped SAC on a held-out task, with ablations"
+    ),
 }
 
 
