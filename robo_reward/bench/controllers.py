@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from robo_reward.bench.worker import run_in_worker
+from robo_reward.rl.episodes import EVAL_SEED_OFFSET
 
 SAC_SPEED_TARGET = 3.0
 PPO_SPEED_TARGET = 1.5
-EVAL_SEED_OFFSET = 1_000_003
 
 
 @dataclass(frozen=True)

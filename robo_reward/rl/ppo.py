@@ -70,6 +70,7 @@ from robo_reward.checkpoints import (
     save_optimizer,
     save_weights,
 )
+from robo_reward.rl.episodes import EVAL_SEED_OFFSET, REWARD_TERM_PREFIXES, step_values
 from robo_reward.rl.logger import RunLogger
 from robo_reward.rl.networks import Observation, ObservationEncoder, is_image_space, mlp
 from robo_reward.rl.policy import Policy, save_policy
@@ -88,12 +89,6 @@ __all__ = [
 
 PPO_KIND = "ppo"
 """Checkpoint kind of a full PPO trainer state (a bare policy is kind ``"policy"``)."""
-EVAL_SEED_OFFSET = 1_000_003
-"""Evaluation episode ``i`` resets with seed ``config.seed + EVAL_SEED_OFFSET + i`` (as SAC):
-the same episodes at every evaluation, and none drawn from the training RNG."""
-REWARD_TERM_PREFIXES = ("reward/", "reward_")
-"""``info`` keys summed per episode and logged as ``reward/<term>``: our shaping wrapper's
-``reward/<term>`` and Gymnasium MuJoCo v5's ``reward_<term>``."""
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 EnvFactory = Callable[[], gym.Env]
@@ -399,23 +394,6 @@ class ClippedSurrogate(torch.autograd.Function):
         grad_mean = weight * z * inv_std
         grad_log_std = (weight * (z.square() - 1.0)).sum(dim=0)
         return grad_mean, grad_log_std, None, None, None, None
-
-
-def _step_values(
-    infos: Mapping[str, Any], key: str, done: np.ndarray, out: np.ndarray
-) -> np.ndarray:
-    """Per-env values of ``infos[key]`` for this step, 0 where absent. Under SAME_STEP
-    autoreset the top level of a finished env holds its reset's info, so those envs read
-    ``final_info`` instead."""
-    out[:] = 0.0
-    if key in infos:
-        mask = np.asarray(infos[f"_{key}"], dtype=bool) & ~done
-        out[mask] = np.asarray(infos[key], dtype=np.float64)[mask]
-    final = infos.get("final_info")
-    if final is not None and key in final:
-        mask = np.asarray(final[f"_{key}"], dtype=bool) & done
-        out[mask] = np.asarray(final[key], dtype=np.float64)[mask]
-    return out
 
 
 def _make_vector_env(
@@ -867,12 +845,12 @@ class PPO:
             if key.startswith(REWARD_TERM_PREFIXES) and key not in self._episode_terms:
                 self._episode_terms[key] = np.zeros(self.config.num_envs)
         for key, sums in self._episode_terms.items():
-            sums += _step_values(infos, key, done, self._term_buffer)
+            sums += step_values(infos, key, done, self._term_buffer)
         if not np.any(done):
             return
         success = None
         if "is_success" in final:
-            success = _step_values(infos, "is_success", done, np.zeros(done.shape[0]))
+            success = step_values(infos, "is_success", done, np.zeros(done.shape[0]))
         for env in np.flatnonzero(done):
             metrics = {
                 "charts/episodic_return": float(self._episode_return[env]),

@@ -49,6 +49,7 @@ from robo_reward.checkpoints import (
     save_optimizer,
     save_weights,
 )
+from robo_reward.rl.episodes import EVAL_SEED_OFFSET, REWARD_TERM_PREFIXES, has_key, step_values
 from robo_reward.rl.logger import RunLogger
 from robo_reward.rl.networks import Observation, ObservationEncoder, ensemble_mlp
 from robo_reward.rl.policy import Policy
@@ -59,12 +60,6 @@ __all__ = ["SAC", "SAC_KIND", "Critic", "SACConfig"]
 
 SAC_KIND = "sac"
 """Checkpoint kind of a full SAC trainer state (a bare policy is kind ``"policy"``)."""
-REWARD_TERM_PREFIXES = ("reward/", "reward_")
-"""``info`` keys summed per episode and logged as ``reward/<term>``: our shaping wrapper's
-``reward/<term>`` and Gymnasium MuJoCo v5's ``reward_<term>``."""
-EVAL_SEED_OFFSET = 1_000_003
-"""Evaluation episode ``i`` resets with seed ``config.seed + EVAL_SEED_OFFSET + i``: the same
-episodes at every evaluation, and none drawn from the training RNG."""
 
 EnvFactory = Callable[[], gym.Env]
 StepCallback = Callable[["SAC"], "bool | None"]
@@ -252,16 +247,8 @@ def _obs_to_tensor(obs: Any) -> Observation:
 
 
 def _final_values(infos: Mapping[str, Any], key: str, done: np.ndarray) -> np.ndarray | None:
-    """Per-env values of ``infos[key]`` at the end of this step: for envs that just finished,
-    from ``final_info`` (the top level then holds the reset's info)."""
-    values = np.asarray(infos[key], dtype=np.float64).copy() if key in infos else None
-    final = infos.get("final_info")
-    if final is not None and key in final and np.any(done):
-        if values is None:
-            values = np.zeros(done.shape[0])
-        mask = np.asarray(final.get(f"_{key}", done), dtype=bool) & done
-        values[mask] = np.asarray(final[key], dtype=np.float64)[mask]
-    return values
+    """Per-env values of ``infos[key]`` at the end of this step (None: no env reports it)."""
+    return step_values(infos, key, done) if has_key(infos, key) else None
 
 
 class SAC:
