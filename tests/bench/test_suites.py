@@ -83,3 +83,16 @@ def test_controller_perf_table_reports_ratios_and_success() -> None:
     table = controller_perf_markdown(results)
     assert "| SAC | FetchReach-v4 | 85 | 60 | 1.42 | >= 3 (not met) | 75% / 100% |" in table
     assert "| PPO | Reach | 2000 | 1000 | 2.00 | >= 1.5 (met) | 0% / 0% |" in table
+
+
+def test_controller_runs_train_and_evaluate_our_side() -> None:
+    """One tiny run of each of our controllers through the bench's own code path (the SB3 side
+    needs the [bench] extra and is exercised by `make bench-perf`)."""
+    from robo_reward.bench.controllers import run_ppo, run_sac
+
+    sac = run_sac("ours", "robo_reward/Reach-v0", 120, 60, 0, 2)
+    ppo = run_ppo("ours", "robo_reward/Reach-v0", 2048, 0, 2)
+    for result in (sac, ppo):
+        assert result["steps_per_s"] > 0
+        assert 0.0 <= result["eval_success"] <= 1.0
+        assert -50.0 <= result["eval_return"] <= 0.0  # Fetch's reward: -1 per step, 50 steps
