@@ -121,10 +121,15 @@ def train(
         trainer = trainer_class(make, _algo_config(config, obs_keys), run_dir)
         atomic_write_text(run_dir / CONFIG_FILE, yaml.safe_dump(config_to_dict(config)))
 
+    saved_at = [trainer.global_step]
+
     def checkpoint_now(t: Any) -> None:
+        """Save when a multiple of ``save_every`` was crossed since the last save (SAC calls
+        back every vector step, PPO every rollout)."""
         every = config.save_every
-        if every and t.global_step // every != (t.global_step - t.config.num_envs) // every:
+        if every and t.global_step // every > saved_at[0] // every:
             t.save(run_dir / TRAINER_FILE)
+            saved_at[0] = t.global_step
 
     try:
         metrics = trainer.learn(config.steps, progress_bar=progress, callback=checkpoint_now)

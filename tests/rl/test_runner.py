@@ -119,3 +119,22 @@ def test_cli_trains_from_a_preset_with_overrides(tmp_path, capsys) -> None:
             env_factory(load_train_config(run_dir))().reset(seed=1)[0]
         )
     ).all()
+
+
+@pytest.mark.parametrize("algo", ["sac", "ppo"])
+def test_periodic_checkpoints_are_written_during_training(tmp_path, algo: str, monkeypatch) -> None:
+    from robo_reward.rl.ppo import PPO
+    from robo_reward.rl.sac import SAC
+
+    trainer_class = SAC if algo == "sac" else PPO
+    saves: list[int] = []
+    original = trainer_class.save
+
+    def counting_save(self, path):
+        saves.append(self.global_step)
+        return original(self, path)
+
+    monkeypatch.setattr(trainer_class, "save", counting_save)
+    train(dataclasses.replace(tiny(algo), steps=256, save_every=64), tmp_path, progress=False)
+    assert len(saves) >= 3  # periodic saves, then the final one
+    assert saves[-1] == 256
