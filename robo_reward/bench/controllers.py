@@ -1,11 +1,19 @@
 """Our SAC and PPO side by side with Stable-Baselines3's: env steps/s and success at equal budget.
 
 Every (algorithm, implementation, env, seed) trains in a fresh process pinned to one core, one
-after the other, with the settings of :mod:`robo_reward.bench.rl_perf` (SAC: batch 256, [256,
-256], one update per step, HER "future" k=4) and :mod:`robo_reward.bench.ppo_perf` (PPO: 8
-envs x 128 steps, minibatch 32, 10 epochs, [64, 64], observation normalisation), then evaluates
-its deterministic policy on the same fixed-seed episodes. Speed counts training only (SAC: from
-``learning_starts`` on, when every step pays for an update).
+after the other, then its deterministic policy is evaluated on the same fixed-seed episodes.
+Speed counts training only (SAC: from ``learning_starts`` on, when every step pays for an
+update). The settings are made equal one by one:
+
+- SAC: batch 256, two hidden layers of 256, one gradient step per env step, a 100k buffer, HER
+  "future" with k = 4, Adam 3e-4 for actor and critics, entropy auto-tuned from 1.0, every
+  observation key (SB3's ``MultiInputPolicy`` concatenates them as ours does);
+- PPO: 8 envs stepped in sequence (our ``SyncVectorEnv``, SB3's ``DummyVecEnv``), 128 steps per
+  env per rollout, minibatches of 32, 10 epochs, gamma 0.99, GAE lambda 0.95, clip 0.2, no value
+  clipping, no entropy bonus, value weight 0.5, gradient-norm clip 0.5, constant Adam 3e-4;
+  separate actor and critic MLPs of [64, 64] with ReLU, orthogonal initialisation, log-std
+  starting at 0; running observation normalisation clipped at 10 (SB3's ``VecNormalize`` with
+  ``norm_reward=False``); the same observation keys for both.
 
 Envs: Gymnasium-Robotics' FetchReach-v4 (sparse, for SAC+HER) / FetchReachDense-v4 (for PPO)
 and our Reach with Fetch's -1-until-success reward. Stable-Baselines3 and Gymnasium-Robotics
@@ -25,6 +33,16 @@ from robo_reward.rl.episodes import EVAL_SEED_OFFSET
 
 SAC_SPEED_TARGET = 3.0
 PPO_SPEED_TARGET = 1.5
+LEARNING_RATE = 3e-4
+SAC_BUFFER_SIZE = 100_000
+SAC_BATCH_SIZE = 256
+SAC_HIDDEN = (256, 256)
+HER_K = 4
+PPO_NUM_ENVS = 8
+PPO_NUM_STEPS = 128
+PPO_MINIBATCH_SIZE = 32
+PPO_EPOCHS = 10
+PPO_HIDDEN = (64, 64)
 
 
 @dataclass(frozen=True)
@@ -88,8 +106,6 @@ def run_sac(impl: str, env_id: str, steps: int, learning_starts: int, seed: int,
     """Train one SAC+HER (``impl`` ours or sb3) and evaluate it; run in a worker process."""
     import torch
 
-    from robo_reward.bench import rl_perf
-
     torch.set_num_threads(1)
 
     def make():
@@ -101,13 +117,13 @@ def run_sac(impl: str, env_id: str, steps: int, learning_starts: int, seed: int,
         config = SACConfig(
             total_steps=steps,
             learning_starts=learning_starts,
-            buffer_size=rl_perf.BUFFER_SIZE,
-            batch_size=rl_perf.BATCH_SIZE,
-            hidden=rl_perf.HIDDEN,
-            policy_lr=rl_perf.LEARNING_RATE,
-            q_lr=rl_perf.LEARNING_RATE,
+            buffer_size=SAC_BUFFER_SIZE,
+            batch_size=SAC_BATCH_SIZE,
+            hidden=SAC_HIDDEN,
+            policy_lr=LEARNING_RATE,
+            q_lr=LEARNING_RATE,
             her=True,
-            her_k=rl_perf.HER_K,
+            her_k=HER_K,
             seed=seed,
             log_every=steps,
         )
@@ -137,13 +153,15 @@ def run_sac(impl: str, env_id: str, steps: int, learning_starts: int, seed: int,
         model = SB3SAC(
             "MultiInputPolicy",
             make(),
-            learning_rate=rl_perf.LEARNING_RATE,
-            buffer_size=rl_perf.BUFFER_SIZE,
+            learning_rate=LEARNING_RATE,
+            buffer_size=SAC_BUFFER_SIZE,
             learning_starts=learning_starts,
-            batch_size=rl_perf.BATCH_SIZE,
+            batch_size=SAC_BATCH_SIZE,
             replay_buffer_class=HerReplayBuffer,
-            replay_buffer_kwargs={"n_sampled_goal": rl_perf.HER_K},
-            policy_kwargs={"net_arch": list(rl_perf.HIDDEN)},
+            replay_buffer_kwargs={"n_sampled_goal": HER_K, "goal_selection_strategy": "future"},
+            train_freq=1,
+            gradient_steps=1,
+            policy_kwargs={"net_arch": list(SAC_HIDDEN)},
             seed=seed,
             device="cpu",
         )
@@ -158,8 +176,6 @@ def run_ppo(impl: str, env_id: str, steps: int, seed: int, episodes: int):
     """Train one PPO (``impl`` ours or sb3) and evaluate it; run in a worker process."""
     import torch
 
-    from robo_reward.bench import ppo_perf
-
     torch.set_num_threads(1)
     keys = _ppo_keys(env_id)
 
@@ -171,11 +187,12 @@ def run_ppo(impl: str, env_id: str, steps: int, seed: int, episodes: int):
 
         config = PPOConfig(
             total_steps=steps,
-            num_envs=ppo_perf.NUM_ENVS,
-            num_steps=ppo_perf.NUM_STEPS,
-            num_minibatches=ppo_perf.NUM_ENVS * ppo_perf.NUM_STEPS // ppo_perf.MINIBATCH_SIZE,
-            update_epochs=ppo_perf.EPOCHS,
-            hidden=ppo_perf.HIDDEN,
+            num_envs=PPO_NUM_ENVS,
+            num_steps=PPO_NUM_STEPS,
+            num_minibatches=PPO_NUM_ENVS * PPO_NUM_STEPS // PPO_MINIBATCH_SIZE,
+            update_epochs=PPO_EPOCHS,
+            hidden=PPO_HIDDEN,
+            lr=LEARNING_RATE,
             normalize_observations=True,
             seed=seed,
         )
@@ -190,17 +207,28 @@ def run_ppo(impl: str, env_id: str, steps: int, seed: int, episodes: int):
         from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
         venv = VecNormalize(
-            DummyVecEnv([make] * ppo_perf.NUM_ENVS), norm_obs=True, norm_reward=False
+            DummyVecEnv([make] * PPO_NUM_ENVS), norm_obs=True, norm_reward=False, clip_obs=10.0
         )
         model = SB3PPO(
             "MultiInputPolicy",
             venv,
-            n_steps=ppo_perf.NUM_STEPS,
-            batch_size=ppo_perf.MINIBATCH_SIZE,
-            n_epochs=ppo_perf.EPOCHS,
+            n_steps=PPO_NUM_STEPS,
+            batch_size=PPO_MINIBATCH_SIZE,
+            n_epochs=PPO_EPOCHS,
+            learning_rate=LEARNING_RATE,
+            gamma=0.99,
+            gae_lambda=0.95,
+            clip_range=0.2,
+            clip_range_vf=None,
+            normalize_advantage=True,
+            ent_coef=0.0,
+            vf_coef=0.5,
+            max_grad_norm=0.5,
             policy_kwargs={
-                "net_arch": {"pi": list(ppo_perf.HIDDEN), "vf": list(ppo_perf.HIDDEN)},
+                "net_arch": {"pi": list(PPO_HIDDEN), "vf": list(PPO_HIDDEN)},
                 "activation_fn": torch.nn.ReLU,
+                "ortho_init": True,
+                "log_std_init": 0.0,
             },
             seed=seed,
             device="cpu",
