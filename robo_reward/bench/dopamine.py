@@ -146,7 +146,7 @@ def run_arm(arm: str, seed: int, config_json: str, adapted: str, out: str) -> di
                 {
                     "step": s.global_step,
                     "episodes": s.num_episodes,
-                    "success": result.get("eval/success_rate", 0.0),
+                    "success": result["eval/success_rate"],  # the tasks report is_success
                 }
             )
 
