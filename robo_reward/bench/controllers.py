@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from robo_reward.bench.worker import run_in_worker
-from robo_reward.rl.episodes import EVAL_SEED_OFFSET
+from robo_reward.rl.episodes import evaluate_policy
 
 SAC_SPEED_TARGET = 3.0
 PPO_SPEED_TARGET = 1.5
@@ -88,18 +88,12 @@ def _ppo_keys(env_id: str) -> tuple[str, ...]:
 
 def _evaluate(act, make, seed: int, episodes: int) -> dict[str, float]:
     env = make()
-    returns, successes = [], []
-    for index in range(episodes):
-        obs, info = env.reset(seed=seed + EVAL_SEED_OFFSET + index)
-        total, done = 0.0, False
-        while not done:
-            obs, reward, terminated, truncated, info = env.step(act(obs))
-            total += float(reward)
-            done = terminated or truncated
-        returns.append(total)
-        successes.append(float(info.get("is_success", 0.0)))
+    result = evaluate_policy(env, act, episodes, seed)
     env.close()
-    return {"eval_return": float(np.mean(returns)), "eval_success": float(np.mean(successes))}
+    return {
+        "eval_return": result["eval/episodic_return"],
+        "eval_success": result["eval/success_rate"],
+    }
 
 
 def run_sac(impl: str, env_id: str, steps: int, learning_starts: int, seed: int, episodes: int):

@@ -3,7 +3,7 @@ env's ``info`` at the end of a step."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -38,3 +38,26 @@ def step_values(
 def has_key(infos: Mapping[str, Any], key: str) -> bool:
     """Whether this step's infos carry ``key`` for any env (top level or ``final_info``)."""
     return key in infos or key in (infos.get("final_info") or {})
+
+
+def evaluate_policy(
+    env: Any, act: Callable[[Any], np.ndarray], episodes: int, seed: int
+) -> dict[str, float]:
+    """Mean return (and success rate, where the env reports ``info["is_success"]`` at an
+    episode's last step) of ``act`` over ``episodes`` episodes; episode ``i`` resets with seed
+    ``seed + EVAL_SEED_OFFSET + i``, so every evaluation sees the same episodes."""
+    returns, successes = [], []
+    for index in range(episodes):
+        obs, info = env.reset(seed=seed + EVAL_SEED_OFFSET + index)
+        episode_return, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(act(obs))
+            episode_return += float(reward)
+            done = terminated or truncated
+        returns.append(episode_return)
+        if "is_success" in info:
+            successes.append(float(info["is_success"]))
+    result = {"eval/episodic_return": float(np.mean(returns))}
+    if successes:
+        result["eval/success_rate"] = float(np.mean(successes))
+    return result

@@ -70,7 +70,7 @@ from robo_reward.checkpoints import (
     save_optimizer,
     save_weights,
 )
-from robo_reward.rl.episodes import EVAL_SEED_OFFSET, REWARD_TERM_PREFIXES, step_values
+from robo_reward.rl.episodes import REWARD_TERM_PREFIXES, evaluate_policy, step_values
 from robo_reward.rl.logger import RunLogger
 from robo_reward.rl.networks import Observation, ObservationEncoder, is_image_space, mlp
 from robo_reward.rl.policy import Policy, save_policy
@@ -900,22 +900,8 @@ class PPO:
         is ``info["is_success"]`` at the last step (absent: not reported). The observation
         statistics are frozen.
         """
-        env = self._get_eval_env()
         count = self.config.eval_episodes if episodes is None else episodes
-        returns, successes = [], []
-        for index in range(count):
-            obs, info = env.reset(seed=self.config.seed + EVAL_SEED_OFFSET + index)
-            episode_return, done = 0.0, False
-            while not done:
-                obs, reward, terminated, truncated, info = env.step(self.predict(obs))
-                episode_return += float(reward)
-                done = terminated or truncated
-            returns.append(episode_return)
-            if "is_success" in info:
-                successes.append(float(info["is_success"]))
-        result = {"eval/episodic_return": float(np.mean(returns))}
-        if successes:
-            result["eval/success_rate"] = float(np.mean(successes))
+        result = evaluate_policy(self._get_eval_env(), self.predict, count, self.config.seed)
         self._last_eval = result
         self._log(result)
         return result

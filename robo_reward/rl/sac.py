@@ -49,7 +49,7 @@ from robo_reward.checkpoints import (
     save_optimizer,
     save_weights,
 )
-from robo_reward.rl.episodes import EVAL_SEED_OFFSET, REWARD_TERM_PREFIXES, has_key, step_values
+from robo_reward.rl.episodes import REWARD_TERM_PREFIXES, evaluate_policy, has_key, step_values
 from robo_reward.rl.logger import RunLogger
 from robo_reward.rl.networks import Observation, ObservationEncoder, ensemble_mlp
 from robo_reward.rl.policy import Policy
@@ -641,23 +641,13 @@ class SAC:
         Episode ``i`` resets with a fixed seed, so evaluations compare like with like; success
         is ``info["is_success"]`` at the last step (absent: not reported).
         """
-        env = self._get_eval_env()
         count = self.config.eval_episodes if episodes is None else episodes
-        returns, successes = [], []
-        for index in range(count):
-            obs, info = env.reset(seed=self.config.seed + EVAL_SEED_OFFSET + index)
-            episode_return, done = 0.0, False
-            while not done:
-                action = self.actor.act(obs, deterministic=True)
-                obs, reward, terminated, truncated, info = env.step(action)
-                episode_return += float(reward)
-                done = terminated or truncated
-            returns.append(episode_return)
-            if "is_success" in info:
-                successes.append(float(info["is_success"]))
-        result = {"eval/episodic_return": float(np.mean(returns))}
-        if successes:
-            result["eval/success_rate"] = float(np.mean(successes))
+        result = evaluate_policy(
+            self._get_eval_env(),
+            lambda obs: self.actor.act(obs, deterministic=True),
+            count,
+            self.config.seed,
+        )
         self._last_eval = result
         self._log(result)
         return result
