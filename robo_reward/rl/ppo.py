@@ -44,7 +44,6 @@ dropped, not logged), and the wall-clock speed metrics.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
@@ -71,6 +70,7 @@ from robo_reward.checkpoints import (
     save_weights,
 )
 from robo_reward.rl.episodes import REWARD_TERM_PREFIXES, evaluate_policy, step_values
+from robo_reward.rl.hyperparams import ControllerConfig, is_real
 from robo_reward.rl.logger import RunLogger
 from robo_reward.rl.networks import Observation, ObservationEncoder, is_image_space, mlp
 from robo_reward.rl.policy import Policy, save_policy
@@ -96,7 +96,7 @@ IterationCallback = Callable[["PPO"], "bool | None"]
 
 
 @dataclass(frozen=True)
-class PPOConfig:
+class PPOConfig(ControllerConfig):
     """Hyper-parameters of :class:`PPO`.
 
     Defaults are CleanRL's ``ppo_continuous_action`` except for 8 envs x 128 steps per rollout,
@@ -159,49 +159,31 @@ class PPOConfig:
     """``torch.set_num_threads``: small MLPs run fastest on one thread."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(self.hidden))
-        if self.obs_keys is not None:
-            if isinstance(self.obs_keys, str):
-                raise ValueError(f"obs_keys must be a sequence of keys, got {self.obs_keys!r}")
-            object.__setattr__(self, "obs_keys", tuple(self.obs_keys))
-        positive_ints = (
-            "total_steps",
-            "num_envs",
-            "num_steps",
-            "update_epochs",
-            "num_minibatches",
-            "cnn_features",
-            "eval_episodes",
-            "torch_threads",
+        self._normalize_sequences()
+        self._check_ints(
+            (
+                "total_steps",
+                "num_envs",
+                "num_steps",
+                "update_epochs",
+                "num_minibatches",
+                "cnn_features",
+                "eval_episodes",
+                "torch_threads",
+            ),
+            minimum=1,
         )
-        for name in positive_ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"PPOConfig.{name} must be a positive int, got {value!r}")
-        for name in ("eval_every", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"PPOConfig.{name} must be an int >= 0, got {value!r}")
-        for name in ("clip_coef", "max_grad_norm", "lr"):
-            value = getattr(self, name)
-            if not _is_real(value) or value <= 0:
-                raise ValueError(f"PPOConfig.{name} must be a finite number > 0, got {value!r}")
-        for name in ("ent_coef", "vf_coef"):
-            value = getattr(self, name)
-            if not _is_real(value) or value < 0:
-                raise ValueError(f"PPOConfig.{name} must be a finite number >= 0, got {value!r}")
-        if not _is_real(self.log_std_init):
+        self._check_ints(("eval_every", "seed"), minimum=0)
+        self._check_reals(("clip_coef", "max_grad_norm", "lr"), positive=True)
+        self._check_reals(("ent_coef", "vf_coef"), positive=False)
+        if not is_real(self.log_std_init):
             raise ValueError(f"PPOConfig.log_std_init must be finite, got {self.log_std_init!r}")
-        if not (_is_real(self.gamma) and 0.0 < self.gamma <= 1.0):
+        if not (is_real(self.gamma) and 0.0 < self.gamma <= 1.0):
             raise ValueError(f"PPOConfig.gamma must be in (0, 1], got {self.gamma!r}")
-        if not (_is_real(self.gae_lambda) and 0.0 <= self.gae_lambda <= 1.0):
+        if not (is_real(self.gae_lambda) and 0.0 <= self.gae_lambda <= 1.0):
             raise ValueError(f"PPOConfig.gae_lambda must be in [0, 1], got {self.gae_lambda!r}")
-        if self.target_kl is not None and not (_is_real(self.target_kl) and self.target_kl > 0):
+        if self.target_kl is not None and not (is_real(self.target_kl) and self.target_kl > 0):
             raise ValueError(f"PPOConfig.target_kl must be None or > 0, got {self.target_kl!r}")
-        if not self.hidden or any(
-            isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in self.hidden
-        ):
-            raise ValueError(f"PPOConfig.hidden must be positive ints, got {self.hidden!r}")
         if self.batch_size % self.num_minibatches:
             raise ValueError(
                 f"PPOConfig.num_minibatches ({self.num_minibatches}) must divide the rollout "
@@ -218,26 +200,6 @@ class PPOConfig:
     def minibatch_size(self) -> int:
         """Transitions per gradient step: ``batch_size // num_minibatches``."""
         return self.batch_size // self.num_minibatches
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible dict (tuples as lists)."""
-        out = dataclasses.asdict(self)
-        out["hidden"] = list(self.hidden)
-        out["obs_keys"] = None if self.obs_keys is None else list(self.obs_keys)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PPOConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error, not ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown PPOConfig keys {unknown}; known keys: {sorted(known)}")
-        return cls(**data)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def gae_advantages(

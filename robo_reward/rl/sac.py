@@ -24,7 +24,6 @@ checkpoint with :meth:`SAC.load` therefore continues exactly as the run that wro
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import os
 import time
@@ -50,6 +49,7 @@ from robo_reward.checkpoints import (
     save_weights,
 )
 from robo_reward.rl.episodes import REWARD_TERM_PREFIXES, evaluate_policy, has_key, step_values
+from robo_reward.rl.hyperparams import ControllerConfig
 from robo_reward.rl.logger import RunLogger
 from robo_reward.rl.networks import Observation, ObservationEncoder, ensemble_mlp
 from robo_reward.rl.policy import Policy
@@ -66,7 +66,7 @@ StepCallback = Callable[["SAC"], "bool | None"]
 
 
 @dataclass(frozen=True)
-class SACConfig:
+class SACConfig(ControllerConfig):
     """Hyper-parameters of :class:`SAC` (defaults follow CleanRL's ``sac_continuous_action``)."""
 
     total_steps: int = 1_000_000
@@ -123,42 +123,27 @@ class SACConfig:
     """``torch.set_num_threads``: small MLPs run fastest on one thread."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(self.hidden))
-        if self.obs_keys is not None:
-            if isinstance(self.obs_keys, str):
-                raise ValueError(f"obs_keys must be a sequence of keys, got {self.obs_keys!r}")
-            object.__setattr__(self, "obs_keys", tuple(self.obs_keys))
-        positive_ints = (
-            "total_steps",
-            "buffer_size",
-            "batch_size",
-            "train_freq",
-            "num_envs",
-            "eval_episodes",
-            "log_every",
-            "cnn_features",
-            "torch_threads",
+        self._normalize_sequences()
+        self._check_ints(
+            (
+                "total_steps",
+                "buffer_size",
+                "batch_size",
+                "train_freq",
+                "num_envs",
+                "eval_episodes",
+                "log_every",
+                "cnn_features",
+                "torch_threads",
+            ),
+            minimum=1,
         )
-        for name in positive_ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"SACConfig.{name} must be a positive int, got {value!r}")
-        for name in ("learning_starts", "eval_every", "her_k", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"SACConfig.{name} must be an int >= 0, got {value!r}")
-        for name in ("policy_lr", "q_lr", "utd", "alpha"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"SACConfig.{name} must be a finite number > 0, got {value!r}")
+        self._check_ints(("learning_starts", "eval_every", "her_k", "seed"), minimum=0)
+        self._check_reals(("policy_lr", "q_lr", "utd", "alpha"), positive=True)
         if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"SACConfig.gamma must be in (0, 1], got {self.gamma!r}")
         if not 0.0 < self.tau <= 1.0:
             raise ValueError(f"SACConfig.tau must be in (0, 1], got {self.tau!r}")
-        if not self.hidden or any(
-            isinstance(h, bool) or not isinstance(h, int) or h <= 0 for h in self.hidden
-        ):
-            raise ValueError(f"SACConfig.hidden must be positive ints, got {self.hidden!r}")
         if self.target_entropy is not None and not math.isfinite(self.target_entropy):
             raise ValueError(f"SACConfig.target_entropy must be finite, got {self.target_entropy}")
         if self.buffer_size < self.batch_size:
@@ -171,22 +156,6 @@ class SACConfig:
                 "HER relabels 'desired_goal', but obs_keys leave it out, so the networks would "
                 f"never see the goal; add it to obs_keys (got {self.obs_keys})"
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible dict (tuples as lists)."""
-        out = dataclasses.asdict(self)
-        out["hidden"] = list(self.hidden)
-        out["obs_keys"] = None if self.obs_keys is None else list(self.obs_keys)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SACConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error, not ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown SACConfig keys {unknown}; known keys: {sorted(known)}")
-        return cls(**data)
 
 
 class Critic(nn.Module):
