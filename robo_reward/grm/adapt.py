@@ -2,8 +2,9 @@
 
 The demo is both the training data and the reference (its first and last frames condition the
 model). Progress labels come from its keyframes; a demo without keyframes (e.g. a recording
-from a real robot) gets uniform progress over time, 0 at the first frame and 1 at the last, until
-a step-discovery provider (perceptual rewards, issue #5) supplies keyframes.
+from a real robot) gets them from perceptual step discovery when ``discovered_steps`` > 0
+(exact variance-minimal steps over the GRM's own image embeddings), otherwise uniform progress
+over time, 0 at the first frame and 1 at the last.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ class AdaptConfig:
         )
     )
     pairs: PairConfig = field(default_factory=PairConfig)
+    discovered_steps: int = 0
+    """Keyframes for a demo that has none: this many discovered steps (0: uniform progress)."""
+
+    def __post_init__(self) -> None:
+        if self.discovered_steps < 0:
+            raise ValueError(f"discovered_steps must be >= 0, got {self.discovered_steps}")
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,21 @@ def adapt(
         raise ValueError("the demonstration has fewer than two frames")
     checkpoint = config.checkpoint or str(default_checkpoint())
     general = load_grm(checkpoint)
+    discovered = None
+    if demo.keyframes is None and demo.progress is None and config.discovered_steps:
+        from robo_reward.perceptual.features import FrameFeatures
+        from robo_reward.perceptual.reward import PerceptualConfig, discovery_keyframes
+
+        features = FrameFeatures("grm", checkpoint, general.config.views)
+        discovered = discovery_keyframes(
+            features.trajectory(demo),
+            config.discovered_steps,
+            PerceptualConfig(steps=config.discovered_steps, features="grm"),
+        )
+        demo = replace(demo, keyframes=discovered, subtask_labels=None)
     labels, source = progress_labels(demo)
+    if discovered is not None:
+        source = f"discovered steps {list(discovered)}"
     episode = episode_from_trajectory(demo, general.config.views, general.config.image_size)
     assert episode is not None and labels is not None  # a successful demo always has labels
     episode = replace(episode, is_reference=True)

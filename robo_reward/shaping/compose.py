@@ -6,7 +6,9 @@ the benchmarks and (later) the ROS policy node:
 ``sparse``      the task's own reward only (no wrapper);
 ``privileged``  the simulator's true progress as the potential (the upper bound; sim only);
 ``grm``         GRM progress against a reference demo (the one demonstration a user has), from
-                the general checkpoint or one adapted on that demo.
+                the general checkpoint or one adapted on that demo;
+``perceptual``  a perceptual reward fitted on a few demos (``robo-reward perceptual fit``), or
+                fitted here on ``perceptual_demos`` scripted demos (simulation only).
 """
 
 from __future__ import annotations
@@ -19,11 +21,16 @@ from typing import Any, Literal
 import gymnasium as gym
 
 from robo_reward.shaping.pbrs import ShapingMode
-from robo_reward.shaping.potentials import GRMPotential, PotentialProvider, PrivilegedPotential
+from robo_reward.shaping.potentials import (
+    GRMPotential,
+    PerceptualPotential,
+    PotentialProvider,
+    PrivilegedPotential,
+)
 from robo_reward.shaping.wrapper import PotentialShaping, ShapingConfig
 
-RewardKind = Literal["sparse", "privileged", "grm"]
-REWARD_KINDS: tuple[RewardKind, ...] = ("sparse", "privileged", "grm")
+RewardKind = Literal["sparse", "privileged", "grm", "perceptual"]
+REWARD_KINDS: tuple[RewardKind, ...] = ("sparse", "privileged", "grm", "perceptual")
 
 
 @dataclass(frozen=True)
@@ -31,13 +38,14 @@ class RewardConfig:
     """The reward a controller learns from."""
 
     kind: RewardKind = "sparse"
-    """sparse (task reward), privileged (true progress potential) or grm."""
+    """sparse (task reward), privileged (true progress potential), grm or perceptual."""
     mode: ShapingMode = "pbrs"
     """pbrs: γΦ(s') − Φ(s); naive: Φ(s') − Φ(s) (the semantic-trap ablation)."""
     anchoring: str = "fused"
     """GRM progress used as the potential: fused, incremental, forward or backward."""
     checkpoint: str = ""
-    """GRM checkpoint (empty: the general model shipped in the package)."""
+    """grm: the GRM checkpoint (empty: the general model shipped in the package); perceptual:
+    the fitted reward file (empty: fit one on ``perceptual_demos`` scripted demos)."""
     demo: str = ""
     """Reference demonstration (.npz trajectory); empty: the scripted expert's episode with
     ``demo_seed`` (simulation only)."""
@@ -51,6 +59,9 @@ class RewardConfig:
     """Potential at which r_gold is paid."""
     time_penalty: float = 0.0
     """Constant subtracted every step (1 with r_gold and no task reward: −1 until done)."""
+    perceptual_demos: int = 5
+    """Scripted demos (seeds ``demo_seed``, ``demo_seed + 1``, ...) a perceptual reward is fitted
+    on when no ``checkpoint`` is given."""
 
     def __post_init__(self) -> None:
         if self.kind not in REWARD_KINDS:
@@ -59,12 +70,18 @@ class RewardConfig:
             raise ValueError(
                 f"anchoring must be fused, incremental, forward or backward, got {self.anchoring!r}"
             )
-        if self.kind != "grm" and (self.checkpoint or self.demo):
-            raise ValueError(f"checkpoint and demo only apply to the grm reward, not {self.kind!r}")
+        if self.kind != "grm" and self.demo:
+            raise ValueError(f"demo only applies to the grm reward, not {self.kind!r}")
+        if self.kind not in ("grm", "perceptual") and self.checkpoint:
+            raise ValueError(
+                f"checkpoint only applies to the grm and perceptual rewards, not {self.kind!r}"
+            )
+        if self.perceptual_demos < 1:
+            raise ValueError(f"perceptual_demos must be >= 1, got {self.perceptual_demos}")
 
     @property
     def needs_cameras(self) -> bool:
-        return self.kind == "grm"
+        return self.kind in ("grm", "perceptual")
 
     def shaping(self, gamma: float) -> ShapingConfig:
         return ShapingConfig(
@@ -89,6 +106,9 @@ def potential_factory(
         return None
     if config.kind == "privileged":
         return PrivilegedPotential
+    if config.kind == "perceptual":
+        reward = perceptual_reward(config, task, env_config)
+        return lambda: PerceptualPotential(reward)
     from robo_reward.grm.checkpoint import default_checkpoint, load_grm
 
     grm = load_grm(config.checkpoint or default_checkpoint())
@@ -102,6 +122,29 @@ def potential_for(
     """One potential for ``config`` (None for the sparse reward)."""
     factory = potential_factory(config, task, env_config)
     return None if factory is None else factory()
+
+
+def perceptual_reward(config: RewardConfig, task: str, env_config: Any = None) -> Any:
+    """The fitted perceptual reward of ``config``: loaded, or fitted on scripted demos."""
+    from robo_reward.perceptual.reward import (
+        PerceptualConfig,
+        PerceptualReward,
+        fit_perceptual_reward,
+    )
+    from robo_reward.sim.demos import rollout
+
+    if config.checkpoint:
+        reward = PerceptualReward.load(config.checkpoint)
+        if reward.task and reward.task != task:
+            raise ValueError(
+                f"{config.checkpoint} was fitted on {reward.task!r} demos, not {task!r}"
+            )
+        return reward
+    demos = [
+        rollout(task, config.demo_seed + i, env_config=env_config)
+        for i in range(config.perceptual_demos)
+    ]
+    return fit_perceptual_reward(demos, PerceptualConfig())
 
 
 def reference_demo(config: RewardConfig, task: str, env_config=None):

@@ -118,3 +118,32 @@ class GRMPotential:
         estimate = self.tracker.update(self._cameras(observation))
         self.last_completion = estimate.completion
         return float(getattr(estimate, self.anchoring))
+
+
+class PerceptualPotential:
+    """A fitted perceptual reward's progress (:mod:`robo_reward.perceptual.reward`) from the
+    camera images in the observation. Stateless: Φ depends on the current frame alone."""
+
+    bounds = (0.0, 1.0)
+
+    def __init__(self, reward: Any, name: str = "perceptual") -> None:
+        self.reward = reward
+        self.name = name
+
+    def _cameras(self, observation: Observation) -> dict[str, np.ndarray]:
+        if not isinstance(observation, Mapping):
+            raise TypeError("the perceptual potential needs dict observations with camera images")
+        views = self.reward.config.views
+        missing = [view for view in views if view not in observation]
+        if missing:
+            raise KeyError(
+                f"the observation lacks camera(s) {missing} that the perceptual reward was "
+                f"fitted on (keys: {sorted(observation)})"
+            )
+        return {view: observation[view] for view in views}
+
+    def reset(self, observation: Observation, info: Mapping[str, Any]) -> float:
+        return self.reward(self._cameras(observation))
+
+    def potential(self, observation: Observation, info: Mapping[str, Any]) -> float:
+        return self.reward(self._cameras(observation))

@@ -58,3 +58,24 @@ def test_adapt_refuses_demo_with_none_of_the_views(base_checkpoint: Path, tmp_pa
     demo = build_trajectory(views=("top",))
     with pytest.raises(ValueError, match="none of the model's views"):
         adapt(demo, tmp_path / "a", quick(base_checkpoint), progress=False)
+
+
+def test_a_demo_without_keyframes_gets_discovered_steps(
+    base_checkpoint: Path, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    demo = build_trajectory(num_steps=12, keyframes=None, variant="recorded")
+    config = dataclasses.replace(quick(base_checkpoint), discovered_steps=2)
+    result = adapt(demo, tmp_path / "adapted", config, progress=False)
+    assert result.labels.startswith("discovered steps [0, ")
+    keys = [int(k) for k in result.labels.split("[")[1].rstrip("]").split(",")]
+    assert (
+        len(keys) == 3 and keys[-1] == 12 and 3 <= keys[1] <= 10
+    )  # min step length 3 of 13 frames
+    assert load_grm(result.train.checkpoint).checkpoint_extra["labels"] == result.labels
+
+
+def test_negative_discovered_steps_are_refused() -> None:
+    with pytest.raises(ValueError, match="discovered_steps"):
+        AdaptConfig(discovered_steps=-1)

@@ -47,7 +47,9 @@ def test_grm_reward_conditions_on_an_expert_demo_and_reads_the_cameras() -> None
     [
         ({"kind": "dense"}, "reward kind"),
         ({"kind": "grm", "anchoring": "sideways"}, "anchoring"),
-        ({"kind": "sparse", "checkpoint": "x.safetensors"}, "only apply to the grm"),
+        ({"kind": "sparse", "checkpoint": "x.safetensors"}, "only applies to the grm and perc"),
+        ({"kind": "perceptual", "demo": "x.npz"}, "demo only applies to the grm"),
+        ({"kind": "perceptual", "perceptual_demos": 0}, "perceptual_demos must be >= 1"),
     ],
 )
 def test_bad_reward_configs(kwargs: dict, match: str) -> None:
