@@ -10,6 +10,7 @@ Fetch's −1 per step so that SAC's entropy bonus cannot make lingering pay). Ar
 ``grm_naive``        the same with Φ(s') − Φ(s) (the semantic-trap ablation);
 ``grm_general``      the general GRM without adaptation;
 ``grm_incremental`` / ``grm_forward`` / ``grm_backward``   one anchoring instead of the fusion;
+``perceptual``       a perceptual reward (Sermanet et al. 2017) fitted on 5 expert demos;
 ``privileged``       the simulator's true progress in place of the GRM (the upper bound).
 
 Every arm starts from the same behaviour-cloned policy when ``bc_steps > 0``, trains the same
@@ -42,6 +43,7 @@ ARMS = (
     "grm_incremental",
     "grm_forward",
     "grm_backward",
+    "perceptual",
     "privileged",
 )
 DOPAMINE_REWARD = {"task_weight": 0.0, "success_bonus": 1.0, "time_penalty": 1.0}
@@ -87,6 +89,8 @@ def arm_reward(arm: str, adapted_checkpoint: str) -> RewardConfig:
         return RewardConfig(kind="sparse")
     if arm == "privileged":
         return RewardConfig(kind="privileged", **DOPAMINE_REWARD)
+    if arm == "perceptual":
+        return RewardConfig(kind="perceptual", **DOPAMINE_REWARD)
     changes: dict[str, Any] = {"checkpoint": adapted_checkpoint}
     if arm == "grm_naive":
         changes["mode"] = "naive"

@@ -35,6 +35,9 @@ def test_every_arm_has_the_reward_the_issue_asks_for() -> None:
     assert rewards["grm_general"].checkpoint == ""
     for anchoring in ("incremental", "forward", "backward"):
         assert rewards[f"grm_{anchoring}"].anchoring == anchoring
+    perceptual = rewards["perceptual"]
+    assert (perceptual.kind, perceptual.mode, perceptual.checkpoint) == ("perceptual", "pbrs", "")
+    assert (perceptual.success_bonus, perceptual.time_penalty) == (1.0, 1.0)
 
 
 def curve(successes: list[float], episodes_per_eval: int = 10) -> list[dict[str, float]]:

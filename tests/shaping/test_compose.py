@@ -61,3 +61,24 @@ def test_missing_reference_demo_is_an_error(tmp_path) -> None:
     config = RewardConfig(kind="grm", demo=str(tmp_path / "none.npz"))
     with pytest.raises(FileNotFoundError, match="none.npz"):
         potential_for(config, "button_press")
+
+
+def test_perceptual_reward_from_a_fitted_file(tmp_path) -> None:
+    from robo_reward.perceptual.reward import PerceptualConfig, fit_perceptual_reward
+    from robo_reward.sim.demos import rollout
+
+    env_config = EnvConfig(image_size=96, appearance_seed=40_000)
+    demos = [rollout("button_press", 40_000 + i, env_config=env_config) for i in range(2)]
+    path = fit_perceptual_reward(demos, PerceptualConfig(steps=2, features="grm")).save(
+        tmp_path / "perceptual.safetensors"
+    )
+    config = RewardConfig(kind="perceptual", checkpoint=str(path), time_penalty=1.0)
+    env = shaped_env(
+        env_config.make("button_press"), config, 0.99, potential_for(config, "button_press")
+    )
+    _, info = env.reset(seed=1)
+    assert 0.0 <= info["potential/perceptual"] <= 1.0
+    _, reward, _, _, info = env.step(np.zeros(4, dtype=np.float32))
+    assert reward == pytest.approx(info["reward/shaping_perceptual"] - 1.0)
+    with pytest.raises(ValueError, match="fitted on 'button_press' demos, not 'push'"):
+        potential_for(config, "push", env_config)
