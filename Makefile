@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 export MUJOCO_GL ?= osmesa
 
 .PHONY: help install system-deps test test-slow bench bench-perf lint format pictures clean \
-	grm-data grm-pretrain grm-eval
+	grm-data grm-pretrain grm-eval tcn-pretrain
 
 help:
 	@echo "make test       install, then run the default (fast) test suite"
@@ -24,6 +24,8 @@ help:
 	@echo "make grm-data   generate the GRM pretraining demos (data/grm/, 4 training tasks)"
 	@echo "make grm-pretrain  pretrain the general GRM on them (runs/grm_long/)"
 	@echo "make grm-eval   evaluate the shipped GRM on the held-out tasks (results/grm/)"
+	@echo "make tcn-pretrain  train the TCN image encoder on the grm-data demos (runs/tcn/) and"
+	@echo "                ship it (robo_reward/perceptual/weights/tcn_general.safetensors)"
 
 system-deps:
 	@missing=""; \
@@ -85,6 +87,15 @@ grm-data: install
 
 grm-pretrain: install
 	$(VENV)/bin/robo-reward grm pretrain --config general_long --out runs/grm_long
+
+# Dataset order matters for bit-exact reproduction (it orders the seeded batches).
+TCN_DATA_DIRS := data/grm/push data/grm/pick_place data/grm/drawer_open data/grm/reach
+TCN_WEIGHTS := robo_reward/perceptual/weights/tcn_general.safetensors
+
+# The multi-view TCN image encoder of the perceptual rewards (7-15 min on 2 shared cores).
+tcn-pretrain: install
+	$(VENV)/bin/robo-reward encoder train --config default --out runs/tcn --data $(TCN_DATA_DIRS)
+	install -D -m 644 runs/tcn/tcn.safetensors $(TCN_WEIGHTS)
 
 grm-eval: install
 	$(VENV)/bin/robo-reward grm eval

@@ -74,6 +74,54 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arguments(evaluate)
     evaluate.set_defaults(handler=_cmd_grm_eval)
 
+    encoder = commands.add_parser("encoder", help="self-supervised image encoders (TCN)")
+    encoder_commands = encoder.add_subparsers(
+        dest="encoder_command", required=True, metavar="ACTION"
+    )
+    encoder_train = encoder_commands.add_parser(
+        "train", help="train the multi-view time-contrastive encoder on demo videos"
+    )
+    encoder_train.add_argument(
+        "--data", required=True, nargs="+", metavar="DIR", help="dataset directories (2+ views)"
+    )
+    encoder_train.add_argument("--out", required=True, help="run folder (checkpoint, metrics)")
+    encoder_train.add_argument(
+        "--allow-held-out",
+        action="store_true",
+        help="also train on the held-out tasks (stack, button_press) the encoder is tested on",
+    )
+    encoder_train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_config_arguments(encoder_train)
+    encoder_train.set_defaults(handler=_cmd_encoder_train)
+
+    perceptual = commands.add_parser(
+        "perceptual", help="perceptual rewards from a few demonstrations (step discovery)"
+    )
+    perceptual_commands = perceptual.add_subparsers(
+        dest="perceptual_command", required=True, metavar="ACTION"
+    )
+    fit = perceptual_commands.add_parser(
+        "fit", help="discover steps in demos, choose features, write a perceptual reward"
+    )
+    fit.add_argument(
+        "--demos",
+        required=True,
+        nargs="+",
+        help="dataset directories and/or trajectory .npz files (successful episodes are used)",
+    )
+    fit.add_argument("--steps", type=int, help="steps per demo (default: the config's, 3)")
+    fit.add_argument("--episodes", type=int, help="use at most this many demos")
+    fit.add_argument("--out", required=True, help="reward file to write (.safetensors)")
+    _add_config_arguments(fit)
+    fit.set_defaults(handler=_cmd_perceptual_fit)
+
+    perceptual_eval = perceptual_commands.add_parser(
+        "eval", help="step discovery vs annotated steps; VOC and completion next to the GRM"
+    )
+    perceptual_eval.add_argument("--results", default="results", help="results root folder")
+    _add_config_arguments(perceptual_eval)
+    perceptual_eval.set_defaults(handler=_cmd_perceptual_eval)
+
     adapt = commands.add_parser("adapt", help="one-shot adaptation of the GRM on one demo")
     adapt.add_argument("--demo", required=True, help="a trajectory .npz or a dataset directory")
     adapt.add_argument("--episode", type=int, default=0, help="episode index in a dataset")
@@ -100,6 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--results", default="results", help="results root folder")
     _add_config_arguments(bench)
     bench.set_defaults(handler=_cmd_bench)
+
+    reward = commands.add_parser("reward", help="compare reward functions")
+    reward_commands = reward.add_subparsers(dest="reward_command", required=True, metavar="ACTION")
+    compare = reward_commands.add_parser(
+        "compare", help="EPIC distances between rewards on simulator transitions"
+    )
+    compare.add_argument("--task", help="task name (see `robo-reward tasks`)")
+    compare.add_argument("--rewards", help="comma-separated reward names, e.g. privileged,grm")
+    compare.add_argument("--episodes", type=int, help="episodes rolled out")
+    compare.add_argument("--coverage", type=int, help="coverage samples M")
+    compare.add_argument("--out", help="results folder (default: results/reward_compare/<time>/)")
+    _add_config_arguments(compare)
+    compare.set_defaults(handler=_cmd_reward_compare)
     return parser
 
 
@@ -195,6 +256,102 @@ def _cmd_grm_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _successful_demos(paths: Sequence[str], limit: int | None) -> tuple[list, int]:
+    """Successful trajectories from dataset directories and .npz files, and how many were
+    skipped (a dataset may hold failures; a lone .npz must be a success)."""
+    from robo_reward.data import Trajectory, load_trajectories
+
+    demos, skipped = [], 0
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            for traj in load_trajectories(path):
+                if traj.success:
+                    demos.append(traj)
+                else:
+                    skipped += 1
+        elif path.is_file():
+            traj = Trajectory.load(path)
+            if not traj.success:
+                raise UsageError(f"{path} is not a successful episode; a demo must succeed")
+            demos.append(traj)
+        else:
+            raise UsageError(f"{path} does not exist")
+    if limit is not None:
+        if limit < 1:
+            raise UsageError(f"--episodes must be >= 1, got {limit}")
+        demos = demos[:limit]
+    return demos, skipped
+
+
+def _cmd_perceptual_fit(args: argparse.Namespace) -> int:
+    from robo_reward.config import load_config, preset_path
+    from robo_reward.perceptual.reward import PerceptualConfig, fit_perceptual_reward
+
+    overrides = list(args.overrides)
+    if args.steps is not None:
+        overrides.append(f"steps={args.steps}")
+    config_path = preset_path("perceptual", args.config) if args.config else None
+    config = load_config(PerceptualConfig, config_path, overrides)
+    demos, skipped = _successful_demos(args.demos, args.episodes)
+    reward = fit_perceptual_reward(demos, config)
+    path = reward.save(args.out)
+    print(
+        f"fitted a {config.steps}-step perceptual reward for {reward.task} on {len(demos)} demos "
+        f"({skipped} unsuccessful episodes skipped), {config.features} features: {path}"
+    )
+    for index, keys in enumerate(reward.extra["demo_keyframes"]):
+        print(f"  demo {index}: steps start at frames {keys[:-1]} (last frame {keys[-1]})")
+    return 0
+
+
+def _cmd_perceptual_eval(args: argparse.Namespace) -> int:
+    from robo_reward.bench.results import new_run_dir, write_run
+    from robo_reward.config import config_to_dict, load_config, preset_path
+    from robo_reward.perceptual.evaluate import (
+        PerceptualEvalConfig,
+        perceptual_markdown,
+        run_perceptual_eval,
+    )
+
+    config_path = preset_path("perceptual", args.config) if args.config else None
+    config = load_config(PerceptualEvalConfig, config_path, args.overrides)
+    run_dir = new_run_dir(args.results, "perceptual")
+    results = run_perceptual_eval(config)
+    markdown = perceptual_markdown(results)
+    write_run(run_dir, "perceptual", results, markdown, config_to_dict(config))
+    print(markdown)
+    print(f"results written to {run_dir}")
+    return 0
+
+
+def _cmd_encoder_train(args: argparse.Namespace) -> int:
+    from robo_reward.config import load_config, preset_path
+    from robo_reward.perceptual.tcn_train import TCNPretrainConfig, train_tcn
+
+    config_path = preset_path("encoder", args.config) if args.config else None
+    config = load_config(TCNPretrainConfig, config_path, args.overrides)
+    result = train_tcn(
+        args.data,
+        args.out,
+        config.model,
+        config.train,
+        progress=not args.no_progress,
+        allow_held_out=args.allow_held_out,
+    )
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s", end="; ")
+    print(f"final loss {result.final_loss:.3f}")
+    if result.alignment_error is None or result.random_alignment_error is None:
+        print("no validation episodes: alignment error not measured")
+    else:
+        print(
+            f"validation multi-view alignment error: {result.alignment_error:.3f} trained, "
+            f"{result.random_alignment_error:.3f} random init (0 = perfect, ~0.33 = chance)"
+        )
+    print(f"checkpoint: {result.checkpoint}; metrics: {result.metrics}")
+    return 0
+
+
 def _cmd_adapt(args: argparse.Namespace) -> int:
     from robo_reward.config import load_config, preset_path
     from robo_reward.grm.adapt import AdaptConfig, adapt
@@ -249,6 +406,34 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     config_path = preset_path("bench", args.config) if args.config else None
     run_dir, markdown = run_suite(args.suite, args.results, config_path, args.overrides)
     print(markdown)
+    print(f"results written to {run_dir}")
+    return 0
+
+
+def _cmd_reward_compare(args: argparse.Namespace) -> int:
+    import json
+
+    from robo_reward.bench.reward_compare import (
+        RewardCompareConfig,
+        compare_markdown,
+        run_compare,
+        write_compare,
+    )
+    from robo_reward.config import config_to_dict, load_config, preset_path
+
+    overrides = list(args.overrides)
+    for key in ("task", "episodes", "coverage"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    if args.rewards is not None:
+        names = [name.strip() for name in args.rewards.split(",")]
+        overrides.append(f"rewards={json.dumps(names)}")
+    config_path = preset_path("reward", args.config) if args.config else None
+    config = load_config(RewardCompareConfig, config_path, overrides)
+    results = run_compare(config)
+    run_dir = write_compare(results, config_to_dict(config), args.out)
+    print(compare_markdown(results))
     print(f"results written to {run_dir}")
     return 0
 

@@ -73,8 +73,10 @@ class PerceptualConfig:
     """Features kept per step (the paper's n = 32)."""
     alpha: float = 5.0
     """Weight of the mean separation in the feature score (the paper's α = 5)."""
-    features: FeatureSource = "tcn"
-    """Image features: tcn (the project's time-contrastive encoder) or grm (the GRM's encoder)."""
+    features: FeatureSource = "grm"
+    """Image features: grm (the GRM's encoder) or tcn (the project's time-contrastive encoder).
+    grm is the default: it gave the better step discovery and progress on the training tasks
+    (docs/benchmarks/perceptual/results.md)."""
     checkpoint: str = ""
     """Encoder checkpoint (empty: the one shipped in the package)."""
     views: tuple[str, ...] = ("front", "side", "wrist")
