@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train SAC or PPO on a task with a chosen reward")
     train.add_argument("--algo", choices=("sac", "ppo"), help="controller (default: the preset's)")
     train.add_argument("--task", help="task name (see `robo-reward tasks`)")
-    train.add_argument("--reward", help="sparse, privileged or grm")
+    train.add_argument("--reward", help="sparse, privileged, grm or perceptual")
     train.add_argument("--steps", type=int, help="env steps to train for")
     train.add_argument("--seed", type=int, help="seed of the run")
     train.add_argument("--out", default="runs", help="folder that receives the run folder")
@@ -371,7 +371,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from robo_reward.config import load_config, preset_path
     from robo_reward.rl.runner import CONFIG_FILE, TrainConfig, train
 
-    overrides = list(args.overrides)
+    # The flags first, so that a --set on a section they choose (reward.checkpoint after
+    # --reward perceptual) is checked against the chosen kind.
+    overrides = []
     for key, value in (
         ("algo", args.algo),
         ("task", args.task),
@@ -381,6 +383,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     ):
         if value is not None:
             overrides.append(f"{key}={value}")
+    overrides += args.overrides
     if args.resume:
         if args.config or [o for o in overrides if not o.startswith("steps=")]:
             raise UsageError("--resume uses the run's own config; only --steps may change")

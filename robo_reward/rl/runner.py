@@ -61,7 +61,8 @@ class TrainConfig:
             raise ValueError("steps must be > 0 and save_every >= 0")
         if self.reward.needs_cameras and not self.env.cameras:
             raise ValueError(
-                "the grm reward reads camera images, but env.cameras is empty; set e.g. "
+                f"the {self.reward.kind} reward reads camera images, but env.cameras is empty; "
+                "set e.g. "
                 "env.cameras=[front,side,wrist]"
             )
 

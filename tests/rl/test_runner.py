@@ -138,3 +138,11 @@ def test_periodic_checkpoints_are_written_during_training(tmp_path, algo: str, m
     train(dataclasses.replace(tiny(algo), steps=256, save_every=64), tmp_path, progress=False)
     assert len(saves) >= 3  # periodic saves, then the final one
     assert saves[-1] == 256
+
+
+@pytest.mark.parametrize("name", list_presets("train"))
+def test_every_train_preset_loads(name: str) -> None:
+    from robo_reward.config import load_config, preset_path
+
+    config = load_config(TrainConfig, preset_path("train", name))
+    assert config.steps > 0 and (not config.reward.needs_cameras or config.env.cameras)
