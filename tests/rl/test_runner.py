@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from robo_reward.cli import main
+from robo_reward.config import list_presets
 from robo_reward.rl.policy import load_policy
 from robo_reward.rl.ppo import PPOConfig
 from robo_reward.rl.runner import (
