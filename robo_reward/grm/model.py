@@ -65,23 +65,30 @@ class GRMConfig:
             raise ValueError(f"num_bins must be odd and >= 3, got {self.num_bins}")
 
 
+def conv_trunk(channels: tuple[int, int, int]) -> nn.Sequential:
+    """Three conv stages of stride 4, 2, 2: ``(N, 3, S, S)`` -> ``(N, c3, S/16, S/16)``. Shared by
+    the GRM's and the TCN's image encoders (channels must be multiples of 8 for GroupNorm)."""
+    c1, c2, c3 = channels
+    return nn.Sequential(
+        nn.Conv2d(3, c1, kernel_size=4, stride=4),
+        nn.GELU(),
+        nn.Conv2d(c1, c2, kernel_size=3, stride=2, padding=1),
+        nn.GroupNorm(8, c2),
+        nn.GELU(),
+        nn.Conv2d(c2, c3, kernel_size=3, stride=2, padding=1),
+        nn.GroupNorm(8, c3),
+        nn.GELU(),
+    )
+
+
 class ImageEncoder(nn.Module):
     """uint8 ``(N, H, W, 3)`` images -> ``(N, D)`` embeddings. A stride-4 stem keeps 96x96 cheap
     on a CPU (about 7 MMAC per image); the flattened 6x6 map keeps *where* things are."""
 
     def __init__(self, config: GRMConfig) -> None:
         super().__init__()
-        c1, c2, c3 = config.channels
-        self.conv = nn.Sequential(
-            nn.Conv2d(3, c1, kernel_size=4, stride=4),
-            nn.GELU(),
-            nn.Conv2d(c1, c2, kernel_size=3, stride=2, padding=1),
-            nn.GroupNorm(8, c2),
-            nn.GELU(),
-            nn.Conv2d(c2, c3, kernel_size=3, stride=2, padding=1),
-            nn.GroupNorm(8, c3),
-            nn.GELU(),
-        )
+        c3 = config.channels[2]
+        self.conv = conv_trunk(config.channels)
         side = config.image_size // 16
         self.project = nn.Sequential(
             nn.Flatten(),

@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from robo_reward.checkpoints import CheckpointError, load_weights, save_weights
 from robo_reward.config import ConfigError, config_from_dict
+from robo_reward.grm.model import conv_trunk
 
 __all__ = [
     "GENERAL_TCN_CHECKPOINT",
@@ -81,17 +82,8 @@ class TCNEncoder(nn.Module):
     def __init__(self, config: TCNConfig | None = None) -> None:
         super().__init__()
         self.config = config or TCNConfig()
-        c1, c2, c3 = self.config.channels
-        self.conv = nn.Sequential(
-            nn.Conv2d(3, c1, kernel_size=4, stride=4),
-            nn.GELU(),
-            nn.Conv2d(c1, c2, kernel_size=3, stride=2, padding=1),
-            nn.GroupNorm(8, c2),
-            nn.GELU(),
-            nn.Conv2d(c2, c3, kernel_size=3, stride=2, padding=1),
-            nn.GroupNorm(8, c3),
-            nn.GELU(),
-        )
+        c3 = self.config.channels[2]
+        self.conv = conv_trunk(self.config.channels)
         side = self.config.image_size // 16
         self.project = nn.Sequential(
             nn.Flatten(),
