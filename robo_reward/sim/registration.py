@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 
+from robo_reward.sim.nav.registration import register_nav_envs
 from robo_reward.sim.tasks.base import TabletopEnv
 from robo_reward.sim.tasks.button_press import ButtonPressEnv
 from robo_reward.sim.tasks.drawer_open import DrawerOpenEnv
@@ -49,7 +50,9 @@ def task_spec(name: str) -> TaskSpec:
 
 
 def register_envs() -> None:
-    """Register every task with Gymnasium (idempotent)."""
+    """Register every task with Gymnasium, the navigation tasks of ``robo_reward.sim.nav``'s
+    ``NAV_TASKS`` included (idempotent)."""
+    register_nav_envs()
     for spec in TASKS.values():
         if spec.env_id not in gym.registry:
             gym.register(
