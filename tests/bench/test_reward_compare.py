@@ -4,7 +4,6 @@ of button_press episodes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +32,7 @@ from robo_reward.grm.tracker import Reference
 from robo_reward.sim.demos import rollout
 from robo_reward.sim.env_config import EnvConfig
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models on a shared CPU: extra intra-op threads only spin-wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ Images are 32x32 and the model tiny, so every test runs in seconds on a shared C
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -57,13 +56,7 @@ def quick_train(**overrides: object) -> TCNTrainConfig:
     return TCNTrainConfig(**settings)  # type: ignore[arg-type]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models gain nothing from intra-op threads on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
