@@ -55,6 +55,10 @@ class MultiViewRenderer:
         self.cameras = tuple(cameras)
         self.height, self.width, self.depth = int(height), int(width), bool(depth)
         self._renderer = Renderer(model, self.height, self.width)
+        # Cameras see what a real camera sees: MuJoCo's default options draw rangefinder rays
+        # (the rover's lidar beams) into every image.
+        self._scene_option = mujoco.MjvOption()
+        self._scene_option.flags[mujoco.mjtVisFlag.mjVIS_RANGEFINDER] = False
         self._depth_renderer: Renderer | None = None
         if self.depth:
             self._depth_renderer = Renderer(model, self.height, self.width)
@@ -65,10 +69,12 @@ class MultiViewRenderer:
         rgb: dict[str, np.ndarray] = {}
         depth: dict[str, np.ndarray] = {}
         for camera in self.cameras:
-            self._renderer.update_scene(data, camera=camera)
+            self._renderer.update_scene(data, camera=camera, scene_option=self._scene_option)
             rgb[camera] = self._renderer.render()
             if self._depth_renderer is not None:
-                self._depth_renderer.update_scene(data, camera=camera)
+                self._depth_renderer.update_scene(
+                    data, camera=camera, scene_option=self._scene_option
+                )
                 depth[camera] = self._depth_renderer.render().astype(np.float32, copy=False)
         return rgb, depth
 
