@@ -1,0 +1,138 @@
+"""``TopoNavRewards``: TopoNav's map, intrinsic rewards and safety objective as a gym wrapper.
+
+Each step the wrapper (1) optionally passes the action through the safety filter
+(:func:`~robo_reward.topo.objectives.filter_action`, on the last scan), (2) updates a
+:class:`~robo_reward.topo.graph.TopologicalMap` with the new observation, (3) holds a subgoal
+(:class:`~robo_reward.topo.objectives.SubgoalSelector`) and (4) adds
+
+    ``r' = r + new_node + visit + subgoal + safety``
+
+(:func:`~robo_reward.topo.rewards.topo_rewards`, :func:`~robo_reward.topo.objectives.
+safety_penalty`). Reported in ``info``, flat so vector envs keep them:
+
+``reward/task``, ``reward/new_node``, ``reward/visit``, ``reward/subgoal``, ``reward/safety``,
+``reward/total``; ``topo/subgoal`` (x, y of the subgoal's node; with no subgoal, i.e. no
+frontier and no goal node reachable, the global goal's position: the next objective of the
+hierarchy), ``topo/subgoal_node`` (-1 when none), ``topo/node``, ``topo/nodes``, ``topo/frontiers``,
+``topo/clearance``, ``topo/action_filtered``.
+
+The map is rebuilt at every ``reset``: episodes are independent and a seeded episode is
+deterministic (``check_env``). Wrap it in
+:class:`~robo_reward.shaping.wrapper.PotentialShaping` with
+``GraphDistancePotential(lambda: wrapper.topo)`` to add the graph-distance shaping on the same
+map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+
+from robo_reward.topo.graph import MapUpdate, TopologicalMap, TopoMapConfig
+from robo_reward.topo.objectives import (
+    SafetyConfig,
+    Subgoal,
+    SubgoalConfig,
+    SubgoalSelector,
+    filter_action,
+    goal_position,
+    safety_penalty,
+)
+from robo_reward.topo.rewards import TopoRewardConfig, topo_rewards
+
+__all__ = ["TopoNavConfig", "TopoNavRewards"]
+
+
+@dataclass(frozen=True)
+class TopoNavConfig:
+    """Everything :class:`TopoNavRewards` does, with the defaults of its parts."""
+
+    rewards: TopoRewardConfig = field(default_factory=TopoRewardConfig)
+    """Weights of the intrinsic terms."""
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    """Clearances and the penalty's weight (``penalty=0`` turns the penalty off)."""
+    subgoals: SubgoalConfig = field(default_factory=SubgoalConfig)
+    """Weights of the subgoal score."""
+    map: TopoMapConfig = field(default_factory=TopoMapConfig)
+    """Thresholds of the topological map."""
+    filter_actions: bool = False
+    """Pass actions through the safety filter (the policy then acts through a shield)."""
+
+
+class TopoNavRewards(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Adds TopoNav's intrinsic rewards and safety penalty (see the module docstring).
+
+    Args:
+        env: a nav env (dict observations with ``lidar``, ``odometry`` and ``goal``).
+        config: :class:`TopoNavConfig`.
+    """
+
+    def __init__(self, env: gym.Env, config: TopoNavConfig = TopoNavConfig()) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, config=config)
+        super().__init__(env)
+        space = env.observation_space
+        missing = [
+            k for k in ("lidar", "odometry", "goal") if k not in getattr(space, "spaces", {})
+        ]
+        if missing:
+            raise ValueError(
+                f"TopoNavRewards needs a nav env's dict observations; missing {missing}"
+            )
+        self.config = config
+        self.topo = TopologicalMap(config.map)
+        self.selector = SubgoalSelector(config.subgoals)
+        self._scan: np.ndarray | None = None
+
+    def _topo_info(
+        self, update: MapUpdate, subgoal: Subgoal | None, goal_xy: np.ndarray
+    ) -> dict[str, Any]:
+        return {
+            "topo/subgoal": goal_xy if subgoal is None else subgoal.xy.copy(),
+            "topo/subgoal_node": -1 if subgoal is None else subgoal.node,
+            "topo/node": update.node,
+            "topo/nodes": len(self.topo),
+            "topo/frontiers": len(update.frontier),
+            "topo/clearance": update.clearance,
+        }
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        observation, info = self.env.reset(seed=seed, options=options)
+        self.topo = TopologicalMap(self.config.map)
+        self.selector.reset()
+        update = self.topo.update(observation)
+        goal_xy = goal_position(observation)
+        subgoal, _ = self.selector.update(self.topo, goal_xy)
+        self._scan = np.asarray(observation["lidar"])
+        return observation, {**info, **self._topo_info(update, subgoal, goal_xy)}
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self._scan is None:
+            raise RuntimeError("call reset() before step() (and after an episode ends)")
+        filtered = False
+        if self.config.filter_actions:
+            safe = filter_action(action, self._scan, self.config.safety, self.config.map.scan)
+            filtered = bool(np.any(safe != np.asarray(action, dtype=np.float32)))
+            action = safe
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        update = self.topo.update(observation)
+        goal_xy = goal_position(observation)
+        subgoal, reached = self.selector.update(self.topo, goal_xy)
+        visits = self.topo.place(update.node).visits
+        terms = topo_rewards(update, visits, reached, self.config.rewards)
+        terms["safety"] = safety_penalty(update.clearance, self.config.safety)
+        task = float(reward)
+        info = dict(info)
+        info.setdefault("reward/task", task)
+        for name, value in terms.items():
+            info[f"reward/{name}"] = value
+        total = task + sum(terms.values())
+        info["reward/total"] = total
+        info.update(self._topo_info(update, subgoal, goal_xy))
+        info["topo/action_filtered"] = filtered
+        self._scan = None if (terminated or truncated) else np.asarray(observation["lidar"])
+        return observation, total, terminated, truncated, info
