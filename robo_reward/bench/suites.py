@@ -20,6 +20,7 @@ from robo_reward.bench.controllers import (
 from robo_reward.bench.dopamine import DopamineConfig
 from robo_reward.bench.experts import ExpertBenchConfig, expert_markdown, run_expert_bench
 from robo_reward.bench.grm_perf import GRMPerfConfig, grm_perf_markdown, run_grm_perf
+from robo_reward.bench.nav import NavBenchConfig
 from robo_reward.bench.perf import PerfConfig, run_sim_perf, sim_perf_markdown
 from robo_reward.bench.results import new_run_dir, write_run
 from robo_reward.config import config_to_dict, load_config
@@ -87,6 +88,15 @@ def _dopamine(
     sections.append(dopamine_markdown(results["dopamine"]))
 
 
+def _nav(config: Any, run_dir: Path, results: dict[str, Any], sections: list[str]) -> None:
+    from robo_reward.bench.nav import nav_markdown, plot_nav, run_nav
+
+    results["nav"] = run_nav(config, run_dir)
+    plot_nav(results["nav"], run_dir / "nav.png")
+    sections.append(nav_markdown(results["nav"]))
+    sections.append("![success and coverage](nav.png)\n")
+
+
 @dataclass(frozen=True)
 class Suite:
     config_class: type
@@ -100,6 +110,7 @@ SUITES: dict[str, Suite] = {
     "dopamine": Suite(
         DopamineConfig, _dopamine, "GRM-shaped SAC on a held-out task, with ablations"
     ),
+    "nav": Suite(NavBenchConfig, _nav, "maze exploration: TopoNav vs counts, RND, RDD"),
 }
 
 

@@ -154,8 +154,20 @@ class RandomNetworkDistillation:
             z = self._whiten(x)
             targets = self._targets(self.target(z))
         self.predictor.train()
-        losses = []
         n = z.shape[0]
+        # An env wrapper is often stepped inside a learner's no-grad rollout (our PPO's is).
+        with torch.enable_grad():
+            losses = self._fit(z, targets, n)
+        self.predictor.eval()
+        self.updates += 1
+        return {
+            "loss": float(np.mean(losses)),
+            "bonus_mean": float(before.mean()),
+            "bonus_std": self.reward_stats.std,
+        }
+
+    def _fit(self, z: torch.Tensor, targets: torch.Tensor, n: int) -> list[float]:
+        losses = []
         for _ in range(self.config.epochs):
             order = torch.randperm(n, generator=self.generator, device=self.device)
             for start in range(0, n, self.config.minibatch_size):
@@ -165,13 +177,7 @@ class RandomNetworkDistillation:
                 loss.backward()
                 self.optimizer.step()
                 losses.append(loss.item())
-        self.predictor.eval()
-        self.updates += 1
-        return {
-            "loss": float(np.mean(losses)),
-            "bonus_mean": float(before.mean()),
-            "bonus_std": self.reward_stats.std,
-        }
+        return losses
 
     def modules(self) -> dict[str, nn.Module]:
         """The networks and statistics, for checkpoints (safetensors of their state dicts)."""

@@ -119,3 +119,17 @@ def test_bad_input_fails_clearly(cls, config_cls) -> None:
         cls(spaces.Dict({"goal": SPACE["goal"]}), config_cls())
     with pytest.raises(ValueError, match="output_dim"):
         config_cls(output_dim=0)
+
+
+@MODELS
+def test_update_learns_inside_a_no_grad_rollout(cls, config_cls) -> None:
+    """Env wrappers are stepped inside a learner's ``torch.no_grad()`` rollout (PPO's is)."""
+    import torch
+
+    model = cls(SPACE, config_cls(seed=1))
+    familiar = _observations(np.random.default_rng(0), 256, region=0.0)
+    before = model.bonus(familiar).mean()
+    with torch.no_grad():
+        for _ in range(20):
+            model.update(familiar)
+    assert model.bonus(familiar).mean() < before

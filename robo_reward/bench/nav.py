@@ -1,0 +1,329 @@
+"""``robo-reward bench nav``: exploring and navigating mazes, TopoNav against novelty baselines.
+
+Every arm gets the same budget on the same seeded mazes (``maze_seed = seed``: each seed is one
+maze, learned from scratch). Learning arms train PPO on state observations (lidar, odometry, goal
+vector) with the task's sparse reward (1 at the goal) plus their exploration signal:
+
+``sparse``     nothing else;
+``counts``     visit counts on a 0.5 m grid, β/√n (:mod:`robo_reward.intrinsic.counts`);
+``rnd``        Random Network Distillation (Burda et al. 2018);
+``rdd``        Random Distribution Distillation (noisy-target distillation, a pseudo-count);
+``toponav``    the topological map's intrinsic rewards and safety penalty (``TopoNavRewards``)
+               plus potential-based shaping with the graph distance to the goal
+               (``GraphDistancePotential``), both in :mod:`robo_reward.topo`.
+
+Learning-free references run the same evaluation episodes: ``frontier`` (the classical frontier
+explorer), ``random`` (uniform actions) and ``oracle`` (the waypoint follower, which knows the map:
+an upper bound, not a competitor).
+
+Reported per arm and maze size (TopoNav's metrics): **coverage**, the share of free cells the
+lidar has had in range and line of sight, averaged over the training episodes of learning arms
+(how much the agent explores while it learns) and over the evaluation episodes; **success**, the
+final deterministic policy's rate of reaching the goal over ``eval_episodes`` episodes (random
+initial headings); **time to goal**, its mean steps over the successful ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robo_reward.bench.worker import run_in_worker
+from robo_reward.rl.ppo import PPOConfig
+
+LEARNING_ARMS = ("sparse", "counts", "rnd", "rdd", "toponav")
+SCRIPTED_ARMS = ("frontier", "random", "oracle")
+ARMS = LEARNING_ARMS + SCRIPTED_ARMS
+NAV_OBS_KEYS = ("lidar", "odometry", "goal")
+
+
+@dataclass(frozen=True)
+class NavBenchConfig:
+    """The navigation benchmark."""
+
+    sizes: tuple[str, ...] = ("small",)
+    """Maze sizes (small, medium, large)."""
+    arms: tuple[str, ...] = ARMS
+    seeds: tuple[int, ...] = (0, 1, 2)
+    """One maze per seed (``maze_seed``), the same for every arm."""
+    steps: int = 50_000
+    """Env steps per learning run."""
+    eval_episodes: int = 5
+    """Episodes of the final policy (and of each scripted arm) per maze."""
+    intrinsic_weight: float = 0.01
+    """Weight of the counts / RND / RDD bonus added to the task reward."""
+    workers: int = 2
+    """Runs in parallel (one process each)."""
+    ppo: PPOConfig = field(
+        default_factory=lambda: PPOConfig(
+            num_envs=4,
+            num_steps=256,
+            num_minibatches=8,
+            update_epochs=4,
+            ent_coef=0.01,
+            hidden=(128, 128),
+            normalize_observations=True,
+        )
+    )
+
+    def __post_init__(self) -> None:
+        from robo_reward.sim.nav.maze import MAZE_SIZES
+
+        unknown = set(self.arms) - set(ARMS)
+        if unknown:
+            raise ValueError(f"unknown arms {sorted(unknown)}; arms: {ARMS}")
+        bad_sizes = set(self.sizes) - set(MAZE_SIZES)
+        if bad_sizes or not self.sizes:
+            raise ValueError(f"sizes must be some of {tuple(MAZE_SIZES)}, got {self.sizes}")
+        if not self.seeds or self.steps <= 0 or self.eval_episodes <= 0:
+            raise ValueError("need seeds, steps > 0 and eval_episodes > 0")
+        if not (np.isfinite(self.intrinsic_weight) and self.intrinsic_weight >= 0):
+            raise ValueError(f"intrinsic_weight must be >= 0, got {self.intrinsic_weight}")
+
+
+class EpisodeCoverage:
+    """Records ``info["coverage"]`` at the end of every episode of the envs it wraps."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def wrap(self, env: Any) -> Any:
+        import gymnasium as gym
+
+        recorder = self
+
+        class _Record(gym.Wrapper):
+            def step(self, action):
+                obs, reward, terminated, truncated, info = self.env.step(action)
+                if terminated or truncated:
+                    recorder.values.append(float(info["coverage"]))
+                return obs, reward, terminated, truncated, info
+
+        return _Record(env)
+
+
+def make_arm_env(arm: str, size: str, seed: int, config: NavBenchConfig) -> Any:
+    """The training env of a learning arm: the maze of ``seed`` with the arm's reward."""
+    from robo_reward.sim.nav.registration import make_nav_env
+
+    env = make_nav_env(f"maze_{size}", maze_seed=seed)
+    if arm == "sparse":
+        return env
+    if arm == "toponav":
+        from robo_reward.shaping.wrapper import PotentialShaping, ShapingConfig
+        from robo_reward.topo.potential import GraphDistancePotential
+        from robo_reward.topo.wrapper import TopoNavRewards
+
+        topo_env = TopoNavRewards(env)
+        potential = GraphDistancePotential(lambda: topo_env.topo)
+        return PotentialShaping(topo_env, potential, ShapingConfig(gamma=config.ppo.gamma))
+    from robo_reward.intrinsic.wrapper import IntrinsicBonus
+
+    if arm == "counts":
+        from robo_reward.intrinsic.counts import VisitCounts
+
+        reward_fn: Any = VisitCounts()
+    elif arm == "rnd":
+        from robo_reward.intrinsic.rnd import RandomNetworkDistillation, RNDConfig
+
+        reward_fn = RandomNetworkDistillation(env.observation_space, RNDConfig(seed=seed))
+    elif arm == "rdd":
+        from robo_reward.intrinsic.rdd import RandomDistributionDistillation, RDDConfig
+
+        reward_fn = RandomDistributionDistillation(env.observation_space, RDDConfig(seed=seed))
+    else:
+        raise ValueError(f"{arm!r} is not a learning arm; learning arms: {LEARNING_ARMS}")
+    return IntrinsicBonus(env, reward_fn, weight=config.intrinsic_weight)
+
+
+def run_episodes(env: Any, act: Any, episodes: int, seed: int) -> list[dict[str, float]]:
+    """``act(obs, info) -> action`` for ``episodes`` episodes (reset seeds ``seed + i``): success,
+    steps and end coverage of each."""
+    out = []
+    for index in range(episodes):
+        obs, info = env.reset(seed=seed + index)
+        steps, done = 0, False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(act(obs, info))
+            steps += 1
+            done = terminated or truncated
+        out.append(
+            {"success": float(info["is_success"]), "steps": steps, "coverage": info["coverage"]}
+        )
+    return out
+
+
+class _Oracle:
+    """The map-knowing waypoint follower behind the ``act(obs, info)`` interface (it plans on
+    the first step of each episode, after the env's reset)."""
+
+    def __init__(self, env: Any) -> None:
+        self.env: Any = env
+        self.follower: Any = None
+
+    def __call__(self, obs: Any, info: Any) -> np.ndarray:
+        from robo_reward.sim.nav.follower import WaypointFollower
+
+        if self.follower is None:
+            self.follower = WaypointFollower(self.env)
+        return self.follower.act()
+
+
+EVAL_SEED = 90_000
+"""First reset seed of evaluation episodes (initial headings differ from training's)."""
+
+
+def run_arm(arm: str, size: str, seed: int, config_json: str) -> dict[str, Any]:
+    """One arm on one maze (in a worker process)."""
+    import torch
+
+    from robo_reward.config import config_from_dict
+    from robo_reward.sim.nav.registration import make_nav_env
+
+    torch.set_num_threads(1)
+    config = config_from_dict(NavBenchConfig, json.loads(config_json))
+    eval_env = make_nav_env(f"maze_{size}", maze_seed=seed)
+    result: dict[str, Any] = {"arm": arm, "size": size, "seed": seed}
+    if arm in SCRIPTED_ARMS:
+        episodes = []
+        rng = np.random.default_rng(seed)
+        for index in range(config.eval_episodes):
+            if arm == "frontier":
+                from robo_reward.topo.explorer import FrontierExplorer
+
+                act = FrontierExplorer().act  # a fresh map per episode
+                episodes += run_episodes(eval_env, act, 1, EVAL_SEED + index)
+            elif arm == "random":
+                episodes += run_episodes(
+                    eval_env, lambda o, i: rng.uniform(-1, 1, 2), 1, EVAL_SEED + index
+                )
+            else:
+                episodes += run_episodes(
+                    eval_env, _Oracle(eval_env.unwrapped), 1, EVAL_SEED + index
+                )
+        result["eval"] = episodes
+        return result
+    from robo_reward.rl.ppo import PPO
+
+    coverage = EpisodeCoverage()
+    ppo_config = dataclasses.replace(
+        config.ppo, total_steps=config.steps, seed=seed, obs_keys=NAV_OBS_KEYS
+    )
+    with PPO(lambda: coverage.wrap(make_arm_env(arm, size, seed, config)), ppo_config) as ppo:
+        ppo.learn(config.steps, progress_bar=False)
+        result["eval"] = run_episodes(
+            eval_env, lambda o, i: ppo.actor.act(o), config.eval_episodes, EVAL_SEED
+        )
+    result["train_coverage"] = coverage.values
+    return result
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per size and arm: coverage (training episodes, evaluation), success, time to goal."""
+    table: dict[str, dict[str, dict[str, Any]]] = {}
+    for run in runs:
+        table.setdefault(run["size"], {}).setdefault(run["arm"], {"runs": []})["runs"].append(run)
+    for arms in table.values():
+        for arm, entry in arms.items():
+            runs_ = entry.pop("runs")
+            episodes = [e for r in runs_ for e in r["eval"]]
+            successes = [e["steps"] for e in episodes if e["success"]]
+            per_seed = [np.mean([e["success"] for e in r["eval"]]) for r in runs_]
+            train = [float(np.mean(r["train_coverage"])) for r in runs_ if r.get("train_coverage")]
+            arms[arm] = {
+                "seeds": len(runs_),
+                "success": float(np.mean(per_seed)),
+                "success_std": float(np.std(per_seed)),
+                "time_to_goal": float(np.mean(successes)) if successes else None,
+                "eval_coverage": float(np.mean([e["coverage"] for e in episodes])),
+                "train_coverage": float(np.mean(train)) if train else None,
+            }
+    return table
+
+
+def run_nav(config: NavBenchConfig, run_dir: Path, progress: bool = True) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from robo_reward.config import config_to_dict
+
+    config_json = json.dumps(config_to_dict(config))
+    jobs = [
+        (arm, size, seed) for size in config.sizes for seed in config.seeds for arm in config.arms
+    ]
+    runs: list[dict[str, Any]] = []
+    with (
+        ThreadPoolExecutor(config.workers) as pool,
+        tqdm(total=len(jobs), desc="nav", disable=not progress) as bar,
+    ):
+        futures = [
+            pool.submit(run_in_worker, __name__, "run_arm", [arm, size, seed, config_json], False)
+            for arm, size, seed in jobs
+        ]
+        for future in futures:
+            runs.append(future.result())
+            bar.update(1)
+    return {"runs": runs, "summary": summarize(runs), "steps": config.steps}
+
+
+def nav_markdown(results: dict[str, Any]) -> str:
+    from robo_reward.bench.results import markdown_table
+
+    sections = []
+    for size, arms in results["summary"].items():
+        rows = []
+        for arm, s in arms.items():
+            train = "-" if s["train_coverage"] is None else f"{100 * s['train_coverage']:.0f}%"
+            time = "-" if s["time_to_goal"] is None else f"{s['time_to_goal']:.0f}"
+            rows.append(
+                [
+                    arm,
+                    train,
+                    f"{100 * s['eval_coverage']:.0f}%",
+                    f"{100 * s['success']:.0f}% ± {100 * s['success_std']:.0f}",
+                    time,
+                    str(s["seeds"]),
+                ]
+            )
+        header = [
+            "arm",
+            "coverage while learning",
+            "coverage (eval)",
+            "success (eval)",
+            "steps to goal",
+            "mazes",
+        ]
+        sections.append(
+            f"### {size} mazes, {results['steps']} env steps per learning run\n\n"
+            + markdown_table(header, rows)
+        )
+    return "\n\n".join(sections) + "\n"
+
+
+def plot_nav(results: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = list(results["summary"])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for metric, ax in zip(("success", "eval_coverage"), axes, strict=True):
+        arms = list(results["summary"][sizes[0]])
+        width = 0.8 / len(sizes)
+        for index, size in enumerate(sizes):
+            values = [results["summary"][size].get(arm, {}).get(metric, 0.0) or 0.0 for arm in arms]
+            ax.bar(np.arange(len(arms)) + index * width, values, width, label=size)
+        ax.set_xticks(np.arange(len(arms)) + 0.4 - width / 2, arms, rotation=30)
+        ax.set_ylim(0, 1)
+        ax.set_title(metric.replace("_", " "))
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
