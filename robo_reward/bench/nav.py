@@ -8,7 +8,8 @@ vector) with the task's sparse reward (1 at the goal) plus their exploration sig
 ``counts``     visit counts on a 0.5 m grid, β/√n (:mod:`robo_reward.intrinsic.counts`);
 ``rnd``        Random Network Distillation (Burda et al. 2018);
 ``rdd``        Random Distribution Distillation (noisy-target distillation, a pseudo-count);
-``toponav``    the topological map's intrinsic rewards and safety penalty (``TopoNavRewards``)
+``toponav``    the topological map's intrinsic rewards, safety penalty and action filter
+               (``TopoNavRewards``)
                plus potential-based shaping with the graph distance to the goal
                (``GraphDistancePotential``), both in :mod:`robo_reward.topo`.
 
@@ -118,9 +119,10 @@ def make_arm_env(arm: str, size: str, seed: int, config: NavBenchConfig) -> Any:
     if arm == "toponav":
         from robo_reward.shaping.wrapper import PotentialShaping, ShapingConfig
         from robo_reward.topo.potential import GraphDistancePotential
-        from robo_reward.topo.wrapper import TopoNavRewards
+        from robo_reward.topo.wrapper import TopoNavConfig, TopoNavRewards
 
-        topo_env = TopoNavRewards(env)
+        # Safety first, as TopoNav orders its objectives: the action filter, plus the penalty.
+        topo_env = TopoNavRewards(env, TopoNavConfig(filter_actions=True))
         potential = GraphDistancePotential(lambda: topo_env.topo)
         return PotentialShaping(topo_env, potential, ShapingConfig(gamma=config.ppo.gamma))
     from robo_reward.intrinsic.wrapper import IntrinsicBonus

@@ -8,7 +8,8 @@ with ``F_i`` the shaping term of potential ``i`` (:func:`robo_reward.shaping.pbr
 ``γ Φ(s') − Φ(s)``, ``Φ = 0`` after ``terminated``, kept after ``truncated``). Every term is
 reported in ``info`` under flat keys, so they survive Gymnasium's vector envs and reach the logs:
 
-``reward/task``            the task's own reward (true returns are logged from it),
+``reward/task``            the task's own reward (true returns are logged from it; set only if
+                           an inner wrapper has not, so it stays the environment's reward),
 ``reward/shaping_<name>``  each weighted shaping term,
 ``reward/gold``            the success bonus,
 ``reward/time``            the time penalty ``−c`` (when configured),
@@ -128,7 +129,7 @@ class PotentialShaping(gym.Wrapper, gym.utils.RecordConstructorArgs):
         task = float(reward)
         info = dict(info)
         total = config.task_weight * task
-        info["reward/task"] = task
+        info.setdefault("reward/task", task)
         phi_next = {}
         for provider in self.providers:
             name = provider.name
