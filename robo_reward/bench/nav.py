@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from robo_reward.bench.worker import run_in_worker
@@ -88,25 +89,19 @@ class NavBenchConfig:
             raise ValueError(f"intrinsic_weight must be >= 0, got {self.intrinsic_weight}")
 
 
-class EpisodeCoverage:
-    """Records ``info["coverage"]`` at the end of every episode of the envs it wraps."""
+class EpisodeCoverage(gym.Wrapper):
+    """Appends ``info["coverage"]`` at the end of every episode to ``values`` (a list shared by
+    the envs of one run)."""
 
-    def __init__(self) -> None:
-        self.values: list[float] = []
+    def __init__(self, env: gym.Env, values: list[float]) -> None:
+        super().__init__(env)
+        self.values = values
 
-    def wrap(self, env: Any) -> Any:
-        import gymnasium as gym
-
-        recorder = self
-
-        class _Record(gym.Wrapper):
-            def step(self, action):
-                obs, reward, terminated, truncated, info = self.env.step(action)
-                if terminated or truncated:
-                    recorder.values.append(float(info["coverage"]))
-                return obs, reward, terminated, truncated, info
-
-        return _Record(env)
+    def step(self, action: Any) -> Any:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:
+            self.values.append(float(info["coverage"]))
+        return obs, reward, terminated, truncated, info
 
 
 def make_arm_env(arm: str, size: str, seed: int, config: NavBenchConfig) -> Any:
@@ -213,16 +208,20 @@ def run_arm(arm: str, size: str, seed: int, config_json: str) -> dict[str, Any]:
         return result
     from robo_reward.rl.ppo import PPO
 
-    coverage = EpisodeCoverage()
+    coverage: list[float] = []
     ppo_config = dataclasses.replace(
         config.ppo, total_steps=config.steps, seed=seed, obs_keys=NAV_OBS_KEYS
     )
-    with PPO(lambda: coverage.wrap(make_arm_env(arm, size, seed, config)), ppo_config) as ppo:
+
+    def make() -> gym.Env:
+        return EpisodeCoverage(make_arm_env(arm, size, seed, config), coverage)
+
+    with PPO(make, ppo_config) as ppo:
         ppo.learn(config.steps, progress_bar=False)
         result["eval"] = run_episodes(
             eval_env, lambda o, i: ppo.actor.act(o), config.eval_episodes, EVAL_SEED
         )
-    result["train_coverage"] = coverage.values
+    result["train_coverage"] = coverage
     return result
 
 
