@@ -290,6 +290,28 @@ def load_weights(path: str | os.PathLike[str], *, kind: str | None = None) -> Lo
 # vs float "step" all come back exactly as they were.
 
 
+def load_module(
+    path: str | os.PathLike[str], kind: str, config_class: type, build: Any, what: str
+) -> torch.nn.Module:
+    """A module rebuilt from a checkpoint of ``kind``: its stored config (a ``config_class``
+    dataclass) is validated, ``build(config)`` makes the module, the tensors must fit it exactly.
+    Returns the module in eval mode, with ``checkpoint_extra`` holding the stored ``extra``."""
+    from robo_reward.config import ConfigError, config_from_dict
+
+    loaded = load_weights(path, kind=kind)
+    try:
+        config = config_from_dict(config_class, loaded.config, source=str(path))
+    except (ConfigError, ValueError) as error:
+        raise CheckpointError(f"{path}: the stored {what} config is invalid: {error}") from error
+    module = build(config)
+    try:
+        module.load_state_dict(loaded.tensors, strict=True)
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: tensors do not fit the stored config: {error}") from error
+    module.checkpoint_extra = loaded.extra
+    return module.eval()
+
+
 def _encode(value: Any, where: str, tensors: dict[str, torch.Tensor]) -> Any:
     if value is None or isinstance(value, (bool, int, str)):
         return value

@@ -11,13 +11,11 @@ from typing import Any
 import torch
 
 from robo_reward.checkpoints import (
-    CheckpointError,
+    load_module,
     load_optimizer,
-    load_weights,
     save_optimizer,
     save_weights,
 )
-from robo_reward.config import ConfigError, config_from_dict
 from robo_reward.grm.model import GRM, GRMConfig
 
 KIND = "grm"
@@ -31,18 +29,7 @@ def save_grm(path: str | Path, grm: GRM, extra: dict[str, Any] | None = None) ->
 
 def load_grm(path: str | Path) -> GRM:
     """Rebuild a GRM from a checkpoint; ``grm.checkpoint_extra`` holds what training recorded."""
-    loaded = load_weights(path, kind=KIND)
-    try:
-        config = config_from_dict(GRMConfig, loaded.config, source=str(path))
-    except ConfigError as error:
-        raise CheckpointError(f"{path}: the stored GRM config is invalid: {error}") from error
-    grm = GRM(config)
-    try:
-        grm.load_state_dict(loaded.tensors, strict=True)
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: tensors do not fit the stored config: {error}") from error
-    grm.checkpoint_extra = loaded.extra
-    return grm.eval()
+    return load_module(path, KIND, GRMConfig, GRM, "GRM")
 
 
 def default_checkpoint() -> Path:

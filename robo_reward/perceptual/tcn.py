@@ -23,8 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from robo_reward.checkpoints import CheckpointError, load_weights, save_weights
-from robo_reward.config import ConfigError, config_from_dict
+from robo_reward.checkpoints import load_module, save_weights
 from robo_reward.grm.model import conv_trunk
 
 __all__ = [
@@ -172,18 +171,7 @@ def save_tcn(path: str | Path, encoder: TCNEncoder, extra: dict[str, Any] | None
 def load_tcn(path: str | Path) -> TCNEncoder:
     """Rebuild an encoder from a checkpoint, in eval mode; ``encoder.checkpoint_extra`` holds
     what training recorded (data, settings, validation alignment errors)."""
-    loaded = load_weights(path, kind=KIND)
-    try:
-        config = config_from_dict(TCNConfig, loaded.config, source=str(path))
-    except (ConfigError, ValueError) as error:
-        raise CheckpointError(f"{path}: the stored TCN config is invalid: {error}") from error
-    encoder = TCNEncoder(config)
-    try:
-        encoder.load_state_dict(loaded.tensors, strict=True)
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: tensors do not fit the stored config: {error}") from error
-    encoder.checkpoint_extra = loaded.extra
-    return encoder.eval()
+    return load_module(path, KIND, TCNConfig, TCNEncoder, "TCN")
 
 
 def default_tcn_checkpoint() -> Path:
