@@ -8,10 +8,18 @@ vector) with the task's sparse reward (1 at the goal) plus their exploration sig
 ``counts``     visit counts on a 0.5 m grid, β/√n (:mod:`robo_reward.intrinsic.counts`);
 ``rnd``        Random Network Distillation (Burda et al. 2018);
 ``rdd``        Random Distribution Distillation (noisy-target distillation, a pseudo-count);
-``toponav``    the topological map's intrinsic rewards, safety penalty and action filter
-               (``TopoNavRewards``)
-               plus potential-based shaping with the graph distance to the goal
-               (``GraphDistancePotential``), both in :mod:`robo_reward.topo`.
+``toponav``    TopoNav's hierarchy (:mod:`robo_reward.topo`): the map's high level picks
+               subgoals (frontiers ranked by path cost and goal distance, then the goal) and
+               plans paths to them; PPO is the low level and also observes the next
+               ``waypoint``. Reward: the task's, the map's intrinsic rewards (new node, visits,
+               subgoal reached), the safety penalty, and PBRS with the planned distance to the
+               subgoal (``PlanDistancePotential``); actions pass the safety filter;
+``toponav_flat`` an ablation: the same intrinsic rewards, safety penalty and filter plus PBRS
+               with the graph distance to the goal (``GraphDistancePotential``), no hierarchy
+               (the policy sees what the baselines see).
+
+The toponav arms are evaluated with their map, planner and filter running (they are part of the
+agent, as the frontier explorer's map is part of it); the baselines on the plain env.
 
 Learning-free references run the same evaluation episodes: ``frontier`` (the classical frontier
 explorer), ``random`` (uniform actions) and ``oracle`` (the waypoint follower, which knows the map:
@@ -39,7 +47,8 @@ import numpy as np
 from robo_reward.bench.worker import run_in_worker
 from robo_reward.rl.ppo import PPOConfig
 
-LEARNING_ARMS = ("sparse", "counts", "rnd", "rdd", "toponav")
+LEARNING_ARMS = ("sparse", "counts", "rnd", "rdd", "toponav", "toponav_flat")
+TOPO_ARMS = ("toponav", "toponav_flat")
 SCRIPTED_ARMS = ("frontier", "random", "oracle")
 ARMS = LEARNING_ARMS + SCRIPTED_ARMS
 NAV_OBS_KEYS = ("lidar", "odometry", "goal")
@@ -60,6 +69,9 @@ class NavBenchConfig:
     """Episodes of the final policy (and of each scripted arm) per maze."""
     intrinsic_weight: float = 0.01
     """Weight of the counts / RND / RDD bonus added to the task reward."""
+    plan_weight: float = 5.0
+    """Weight of the toponav arm's ``PlanDistancePotential`` (``d_max`` 10 m): 0.5 reward per
+    metre of planned path, 0.025 per step at full speed."""
     workers: int = 2
     """Runs in parallel (one process each)."""
     ppo: PPOConfig = field(
@@ -111,15 +123,26 @@ def make_arm_env(arm: str, size: str, seed: int, config: NavBenchConfig) -> Any:
     env = make_nav_env(f"maze_{size}", maze_seed=seed)
     if arm == "sparse":
         return env
-    if arm == "toponav":
+    if arm in TOPO_ARMS:
         from robo_reward.shaping.wrapper import PotentialShaping, ShapingConfig
-        from robo_reward.topo.potential import GraphDistancePotential
+        from robo_reward.topo.explorer import ExplorerConfig
+        from robo_reward.topo.potential import GraphDistancePotential, PlanDistancePotential
         from robo_reward.topo.wrapper import TopoNavConfig, TopoNavRewards
 
         # Safety first, as TopoNav orders its objectives: the action filter, plus the penalty.
-        topo_env = TopoNavRewards(env, TopoNavConfig(filter_actions=True))
-        potential = GraphDistancePotential(lambda: topo_env.topo)
-        return PotentialShaping(topo_env, potential, ShapingConfig(gamma=config.ppo.gamma))
+        # The explorer's shield: the chassis fits the 0.5 m corridors with ~0.13 m a side.
+        hierarchy = arm == "toponav"
+        topo_env = TopoNavRewards(
+            env,
+            TopoNavConfig(filter_actions=True, waypoints=hierarchy, safety=ExplorerConfig().safety),
+        )
+        shaping = ShapingConfig(gamma=config.ppo.gamma)
+        if hierarchy:
+            plan = PlanDistancePotential(lambda: topo_env.planner, max_distance=10.0)
+            return PotentialShaping(
+                topo_env, plan, shaping, weights={plan.name: config.plan_weight}
+            )
+        return PotentialShaping(topo_env, GraphDistancePotential(lambda: topo_env.topo), shaping)
     from robo_reward.intrinsic.wrapper import IntrinsicBonus
 
     if arm == "counts":
@@ -209,9 +232,10 @@ def run_arm(arm: str, size: str, seed: int, config_json: str) -> dict[str, Any]:
     from robo_reward.rl.ppo import PPO
 
     coverage: list[float] = []
-    ppo_config = dataclasses.replace(
-        config.ppo, total_steps=config.steps, seed=seed, obs_keys=NAV_OBS_KEYS
-    )
+    keys = NAV_OBS_KEYS + (("waypoint",) if arm == "toponav" else ())
+    ppo_config = dataclasses.replace(config.ppo, total_steps=config.steps, seed=seed, obs_keys=keys)
+    if arm in TOPO_ARMS:  # the map, planner and shield are part of the agent
+        eval_env = make_arm_env(arm, size, seed, config)
 
     def make() -> gym.Env:
         return EpisodeCoverage(make_arm_env(arm, size, seed, config), coverage)

@@ -43,7 +43,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from robo_reward.topo.graph import TopologicalMap, TopoMapConfig
+from robo_reward.topo.graph import MapUpdate, TopologicalMap, TopoMapConfig
 from robo_reward.topo.objectives import SafetyConfig, filter_action, goal_position
 from robo_reward.topo.occupancy import Pose2D
 
@@ -189,6 +189,9 @@ class FrontierExplorer:
         self._recoveries = 0
         self._sight: np.ndarray | None = None
         self._origin = (0, 0)
+        self.pose = Pose2D(0.0, 0.0, 0.0)
+        self.target_reached = False
+        """Whether the last :meth:`observe` reached a frontier target."""
 
     # ----------------------------------------------------------------- planning
     def _disk(self, metres: float, resolution: float) -> np.ndarray:
@@ -294,18 +297,24 @@ class FrontierExplorer:
             return False
         return bool(self._sight[rc[:, 0], rc[:, 1]].all())
 
-    # ----------------------------------------------------------------- control
-    def act(self, observation: Mapping[str, np.ndarray], info: Mapping[str, Any] | None = None):
-        """The next action ``(forward, yaw rate)`` in [-1, 1]; ``info`` is not read."""
+    # ----------------------------------------------------------------- high level
+    def observe(self, observation: Mapping[str, np.ndarray]) -> MapUpdate:
+        """The explorer's high level for one observation: update the map, settle the target
+        (reached, given up) and replan when due. :meth:`act` calls it; a learned low-level
+        controller (``TopoNavRewards`` with ``waypoints``) calls it instead of :meth:`act` and
+        steers toward :meth:`waypoint`. Sets :attr:`target_reached` for this step."""
         cfg = self.config
-        self.topo.update(observation)
+        update = self.topo.update(observation)
         pose = Pose2D.from_odometry(observation["odometry"])
         goal_xy = goal_position(observation)
+        self.pose = pose
+        self.target_reached = False
         self._since_plan += 1
         self._since_target += 1
         if self.target is not None and not self.target_is_goal:
             if np.linalg.norm(self.target - pose.xy) < cfg.target_reached:
                 # Reached: a frontier reached twice cannot be seen past; else look again.
+                self.target_reached = True
                 if any(np.linalg.norm(self.target - r) < cfg.target_reached for r in self._reached):
                     self._abandon()
                 else:
@@ -316,26 +325,49 @@ class FrontierExplorer:
         if not self.path or self._since_plan >= cfg.replan_every:
             self._plan(pose.xy, goal_xy)
             self._since_plan = 0
+        if self.path:  # drop the path points already passed
+            points = np.array(self.path)
+            nearest = int(np.argmin(np.linalg.norm(points - pose.xy, axis=1)))
+            self.path = self.path[nearest:]
+        return update
+
+    def waypoint(self) -> np.ndarray | None:
+        """The farthest path point within ``lookahead`` in line of sight (world x, y): where the
+        low level steers. None without a path (nothing reachable: look around)."""
         if not self.path:
+            return None
+        points = np.array(self.path)
+        point = points[min(1, len(points) - 1)]
+        along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+        for k in range(1, len(points)):
+            if along[k] > self.config.lookahead:
+                break
+            if self._in_sight(self.pose.xy, points[k]):
+                point = points[k]
+        return point
+
+    def remaining_distance(self) -> float | None:
+        """Metres from the robot along the path to the target; None without a path."""
+        if not self.path:
+            return None
+        points = np.array(self.path)
+        along = float(np.linalg.norm(np.diff(points, axis=0), axis=1).sum())
+        return float(np.linalg.norm(points[0] - self.pose.xy)) + along
+
+    # ----------------------------------------------------------------- control
+    def act(self, observation: Mapping[str, np.ndarray], info: Mapping[str, Any] | None = None):
+        """The next action ``(forward, yaw rate)`` in [-1, 1]; ``info`` is not read."""
+        cfg = self.config
+        self.observe(observation)
+        pose = self.pose
+        point = self.waypoint()
+        if point is None:
             self._idle += 1
             if self._idle > cfg.full_turn_steps:  # looked all round: retry old targets
                 self.blacklist.clear()
                 self._idle = 0
             return np.array([0.0, 1.0], dtype=np.float32)  # look around
         self._idle = 0
-        points = np.array(self.path)
-        distance = np.linalg.norm(points - pose.xy, axis=1)
-        nearest = int(np.argmin(distance))
-        self.path = self.path[nearest:]
-        points = points[nearest:]
-        # The farthest path point within the lookahead that is in line of sight.
-        point = points[min(1, len(points) - 1)]
-        along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
-        for k in range(1, len(points)):
-            if along[k] > cfg.lookahead:
-                break
-            if self._in_sight(pose.xy, points[k]):
-                point = points[k]
         dx, dy = point - pose.xy
         error = math.remainder(math.atan2(dy, dx) - pose.yaw, 2 * math.pi)
         turn = float(np.clip(cfg.turn_gain * error, -1.0, 1.0))

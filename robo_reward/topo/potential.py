@@ -1,8 +1,20 @@
-"""The graph distance to the goal as a shaping potential (TopoNav's global objective).
+"""Distances as shaping potentials: the graph distance to the goal (TopoNav's global objective,
+:class:`GraphDistancePotential`) and the planned distance to the current subgoal
+(:class:`PlanDistancePotential`, the hierarchical agent's low level).
 
-    ``Φ(s) = 1 − min(d(s), d_max) / d_max``   in ``[0, 1]``
+    ``Φ(s) = − min(d(s), d_max) / d_max``   in ``[−1, 0]``
 
-with ``d`` the distance the robot still has to travel to the goal:
+**Why 0 at the goal, negative elsewhere.** PBRS sets Φ = 0 after ``terminated``, so Φ must be 0
+where episodes end (the goal) or the last shaped step pays ``−Φ(s_{T−1})``. With the earlier
+``1 − d/d_max`` (≈ 0.85 near the start of a small maze) reaching the goal paid
+``1 + 0 − 0.97 ≈ 0.03`` and every step cost ``(1 − γ)Φ ≈ −0.009``: the map-knowing oracle's
+shaped return summed to −2.07 over a successful episode, standing still to −5.37, and PPO learned
+to stand still (``robo-reward bench nav``, 200k steps: 21% coverage, no success). With
+``−d/d_max`` the terminal Φ and the goal's Φ agree, and ``(1 − γ)|Φ|`` per step is a small
+discount correction, not a cost of moving.
+
+For :class:`GraphDistancePotential`, ``d`` is the distance the robot still has to travel to the
+goal:
 
 - **graph** (the map reaches the goal): over the nodes ``n`` near the robot (within
   ``recognition_radius`` and in line of sight on the occupancy grid, plus the current node),
@@ -17,7 +29,7 @@ with ``d`` the distance the robot still has to travel to the goal:
   :attr:`GraphDistancePotential.source` says which case produced the last value.
 
 ``d_max`` normalises (a constant, so Φ is comparable across episodes); distances beyond it give
-Φ = 0 and set :attr:`GraphDistancePotential.saturated`. Pick it above the longest route of the
+Φ = −1 and set :attr:`GraphDistancePotential.saturated`. Pick it above the longest route of the
 mazes trained on (default 30 m: medium mazes' routes from start to goal are under ~20 m).
 """
 
@@ -32,7 +44,7 @@ from robo_reward.topo.graph import TopologicalMap, TopoMapConfig
 from robo_reward.topo.objectives import goal_position
 from robo_reward.topo.occupancy import Pose2D
 
-__all__ = ["GraphDistancePotential", "goal_distance"]
+__all__ = ["GraphDistancePotential", "PlanDistancePotential", "goal_distance"]
 
 
 def goal_distance(topo: TopologicalMap, robot_xy: np.ndarray, goal_xy: np.ndarray) -> float | None:
@@ -54,7 +66,7 @@ def goal_distance(topo: TopologicalMap, robot_xy: np.ndarray, goal_xy: np.ndarra
 
 
 class GraphDistancePotential:
-    """``Φ = 1 − d/d_max`` (module docstring), a :class:`~robo_reward.shaping.potentials.
+    """``Φ = −d/d_max`` (module docstring), a :class:`~robo_reward.shaping.potentials.
     PotentialProvider` for :class:`~robo_reward.shaping.wrapper.PotentialShaping`.
 
     Args:
@@ -67,7 +79,7 @@ class GraphDistancePotential:
         name: the potential's name in ``info`` (``potential/<name>``).
     """
 
-    bounds = (0.0, 1.0)
+    bounds = (-1.0, 0.0)
 
     def __init__(
         self,
@@ -112,7 +124,7 @@ class GraphDistancePotential:
             distance = float(np.linalg.norm(goal - robot))
         self.distance = distance
         self.saturated = distance > self.max_distance
-        return 1.0 - min(distance, self.max_distance) / self.max_distance
+        return -min(distance, self.max_distance) / self.max_distance
 
     def reset(self, observation: Any, info: Mapping[str, Any]) -> float:
         if self._shared is None:
@@ -121,3 +133,57 @@ class GraphDistancePotential:
 
     def potential(self, observation: Any, info: Mapping[str, Any]) -> float:
         return self._value(observation)
+
+
+class PlanDistancePotential:
+    """``Φ = −d/d_max`` with ``d`` the length of the high level's planned path from the robot to
+    its current subgoal (a frontier target, or the goal once the map reaches it): the dense
+    signal of the hierarchical agent's low level (:class:`~robo_reward.topo.wrapper.
+    TopoNavRewards` with ``waypoints``).
+
+    The subgoal is part of the state the policy sees (its ``waypoint`` observation), so this is
+    a potential over the augmented state: when a subgoal is reached and the next one is chosen,
+    Φ drops by the new path's length and PBRS still telescopes. Without a path (nothing
+    reachable, the robot looks around) Φ keeps its last value: the plan is part of that state.
+
+    Args:
+        planner: a callable returning the object with ``remaining_distance() -> float | None``
+            (a :class:`~robo_reward.topo.explorer.FrontierExplorer`), rebuilt by the wrapper at
+            every reset.
+        max_distance: ``d_max`` (m).
+        name: the potential's name in ``info``.
+    """
+
+    bounds = (-1.0, 0.0)
+
+    def __init__(
+        self,
+        planner: Callable[[], Any],
+        max_distance: float = 10.0,
+        name: str = "topo_plan",
+    ) -> None:
+        if not callable(planner):
+            raise TypeError("planner must be a callable returning the high-level planner")
+        if not (np.isfinite(max_distance) and max_distance > 0):
+            raise ValueError(
+                f"max_distance must be a positive number of metres, got {max_distance}"
+            )
+        self._planner = planner
+        self.max_distance = float(max_distance)
+        self.name = name
+        self.value = -1.0
+
+    def _value(self) -> float:
+        distance = self._planner().remaining_distance()
+        if distance is not None:
+            if not np.isfinite(distance) or distance < 0:
+                raise ValueError(f"the planner reported a path length of {distance!r} m")
+            self.value = -min(distance, self.max_distance) / self.max_distance
+        return self.value
+
+    def reset(self, observation: Any, info: Mapping[str, Any]) -> float:
+        self.value = -1.0
+        return self._value()
+
+    def potential(self, observation: Any, info: Mapping[str, Any]) -> float:
+        return self._value()

@@ -16,6 +16,15 @@ frontier and no goal node reachable, the global goal's position: the next object
 hierarchy), ``topo/subgoal_node`` (-1 when none), ``topo/node``, ``topo/nodes``, ``topo/frontiers``,
 ``topo/clearance``, ``topo/action_filtered``.
 
+**Hierarchy** (``waypoints=True``, TopoNav's subgoal-directed agent): a
+:class:`~robo_reward.topo.explorer.FrontierExplorer` is the high level. It holds the map, picks
+the subgoal (the goal once the map reaches it, else a frontier ranked by path cost and distance
+to the goal) and plans a path to it on the occupancy grid; the observation gains ``waypoint``,
+the path point to steer toward (``float32 (2,)``, rover frame, zeros without a path), and the
+``subgoal`` term pays when the policy reaches a frontier subgoal. The policy is the low level:
+it learns to drive to waypoints under the shield. Pair it with
+``PlanDistancePotential(lambda: wrapper.planner)`` (:mod:`robo_reward.topo.potential`).
+
 The map is rebuilt at every ``reset``: episodes are independent and a seeded episode is
 deterministic (``check_env``). Wrap it in
 :class:`~robo_reward.shaping.wrapper.PotentialShaping` with
@@ -25,12 +34,16 @@ map.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
+from robo_reward.topo.explorer import ExplorerConfig, FrontierExplorer
 from robo_reward.topo.graph import MapUpdate, TopologicalMap, TopoMapConfig
 from robo_reward.topo.objectives import (
     SafetyConfig,
@@ -60,6 +73,10 @@ class TopoNavConfig:
     """Thresholds of the topological map."""
     filter_actions: bool = False
     """Pass actions through the safety filter (the policy then acts through a shield)."""
+    waypoints: bool = False
+    """The hierarchy (module docstring): a planner picks subgoals, the policy sees a waypoint."""
+    planner: ExplorerConfig = field(default_factory=ExplorerConfig)
+    """The high level's planning parameters (its map thresholds are ``map``'s)."""
 
 
 class TopoNavRewards(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -84,7 +101,52 @@ class TopoNavRewards(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.config = config
         self.topo = TopologicalMap(config.map)
         self.selector = SubgoalSelector(config.subgoals)
+        self.planner: FrontierExplorer | None = None
         self._scan: np.ndarray | None = None
+        if config.waypoints:
+            self.observation_space = spaces.Dict(
+                {
+                    **space.spaces,
+                    "waypoint": spaces.Box(-np.inf, np.inf, (2,), np.float32),
+                }
+            )
+
+    def _new_map(self) -> None:
+        if self.config.waypoints:
+            self.planner = FrontierExplorer(
+                dataclasses.replace(self.config.planner, map=self.config.map)
+            )
+            self.topo = self.planner.topo
+        else:
+            self.topo = TopologicalMap(self.config.map)
+            self.selector.reset()
+
+    def _observe(self, observation: Any) -> tuple[MapUpdate, Subgoal | None, bool]:
+        """Update the map; (update, subgoal, whether the last subgoal was reached)."""
+        goal_xy = goal_position(observation)
+        if self.planner is None:
+            update = self.topo.update(observation)
+            subgoal, reached = self.selector.update(self.topo, goal_xy)
+            return update, subgoal, reached
+        update = self.planner.observe(observation)
+        target = self.planner.target
+        subgoal = None
+        if target is not None:
+            node, _ = self.topo.nearest_node(target)
+            subgoal = Subgoal(node, np.array(target), math.nan, self.planner.target_is_goal)
+        return update, subgoal, self.planner.target_reached
+
+    def _with_waypoint(self, observation: dict[str, Any]) -> dict[str, Any]:
+        if self.planner is None:
+            return observation
+        point = self.planner.waypoint()
+        vector = np.zeros(2, dtype=np.float32)
+        if point is not None:
+            pose = self.planner.pose
+            dx, dy = point - pose.xy
+            c, s = math.cos(pose.yaw), math.sin(pose.yaw)
+            vector[:] = (c * dx + s * dy, -s * dx + c * dy)
+        return {**observation, "waypoint": vector}
 
     def _topo_info(
         self, update: MapUpdate, subgoal: Subgoal | None, goal_xy: np.ndarray
@@ -102,13 +164,12 @@ class TopoNavRewards(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         observation, info = self.env.reset(seed=seed, options=options)
-        self.topo = TopologicalMap(self.config.map)
-        self.selector.reset()
-        update = self.topo.update(observation)
+        self._new_map()
+        update, subgoal, _ = self._observe(observation)
         goal_xy = goal_position(observation)
-        subgoal, _ = self.selector.update(self.topo, goal_xy)
         self._scan = np.asarray(observation["lidar"])
-        return observation, {**info, **self._topo_info(update, subgoal, goal_xy)}
+        info = {**info, **self._topo_info(update, subgoal, goal_xy)}
+        return self._with_waypoint(observation), info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         if self._scan is None:
@@ -119,9 +180,8 @@ class TopoNavRewards(gym.Wrapper, gym.utils.RecordConstructorArgs):
             filtered = bool(np.any(safe != np.asarray(action, dtype=np.float32)))
             action = safe
         observation, reward, terminated, truncated, info = self.env.step(action)
-        update = self.topo.update(observation)
+        update, subgoal, reached = self._observe(observation)
         goal_xy = goal_position(observation)
-        subgoal, reached = self.selector.update(self.topo, goal_xy)
         visits = self.topo.place(update.node).visits
         terms = topo_rewards(update, visits, reached, self.config.rewards)
         terms["safety"] = safety_penalty(update.clearance, self.config.safety)
@@ -135,4 +195,4 @@ class TopoNavRewards(gym.Wrapper, gym.utils.RecordConstructorArgs):
         info.update(self._topo_info(update, subgoal, goal_xy))
         info["topo/action_filtered"] = filtered
         self._scan = None if (terminated or truncated) else np.asarray(observation["lidar"])
-        return observation, total, terminated, truncated, info
+        return self._with_waypoint(observation), total, terminated, truncated, info

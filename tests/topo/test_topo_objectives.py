@@ -109,7 +109,7 @@ def test_potential_rises_along_the_shortest_path_and_stays_in_bounds() -> None:
         if terminated:
             break
     phis = np.array(phis)
-    assert terminated and np.all((phis >= 0) & (phis <= 1))
+    assert terminated and np.all((phis >= -1) & (phis <= 0))
     assert phis[-1] - phis[0] > 0.3
     assert np.diff(phis).min() > -0.01  # no real setback along the route
 
@@ -120,7 +120,7 @@ def test_potential_falls_back_to_euclidean_and_says_so() -> None:
     potential = GraphDistancePotential(max_distance=20.0)
     phi = potential.reset(obs, info)
     assert potential.source == "euclidean"
-    assert phi == pytest.approx(1 - np.linalg.norm(obs["goal"]) / 20.0, abs=1e-5)
+    assert phi == pytest.approx(-np.linalg.norm(obs["goal"]) / 20.0, abs=1e-5)
 
 
 def test_pbrs_with_the_graph_potential_telescopes() -> None:
