@@ -29,7 +29,9 @@ Reported per arm and maze size (TopoNav's metrics): **coverage**, the share of f
 lidar has had in range and line of sight, averaged over the training episodes of learning arms
 (how much the agent explores while it learns) and over the evaluation episodes; **success**, the
 final deterministic policy's rate of reaching the goal over ``eval_episodes`` episodes (random
-initial headings); **time to goal**, its mean steps over the successful ones.
+initial headings); **time to goal**, its mean steps over the successful ones, and **steps per
+episode**, the mean over all evaluation episodes with a failure counted at the time limit (time
+to goal alone favours an arm that solves only its easiest maze).
 """
 
 from __future__ import annotations
@@ -266,6 +268,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
                 "success": float(np.mean(per_seed)),
                 "success_std": float(np.std(per_seed)),
                 "time_to_goal": float(np.mean(successes)) if successes else None,
+                "episode_steps": float(np.mean([e["steps"] for e in episodes])),
                 "eval_coverage": float(np.mean([e["coverage"] for e in episodes])),
                 "train_coverage": float(np.mean(train)) if train else None,
             }
@@ -305,6 +308,7 @@ def nav_markdown(results: dict[str, Any]) -> str:
         for arm, s in arms.items():
             train = "-" if s["train_coverage"] is None else f"{100 * s['train_coverage']:.0f}%"
             time = "-" if s["time_to_goal"] is None else f"{s['time_to_goal']:.0f}"
+            length = s.get("episode_steps")
             rows.append(
                 [
                     arm,
@@ -312,6 +316,7 @@ def nav_markdown(results: dict[str, Any]) -> str:
                     f"{100 * s['eval_coverage']:.0f}%",
                     f"{100 * s['success']:.0f}% ± {100 * s['success_std']:.0f}",
                     time,
+                    "-" if length is None else f"{length:.0f}",
                     str(s["seeds"]),
                 ]
             )
@@ -321,6 +326,7 @@ def nav_markdown(results: dict[str, Any]) -> str:
             "coverage (eval)",
             "success (eval)",
             "steps to goal",
+            "steps per episode",
             "mazes",
         ]
         sections.append(

@@ -29,6 +29,8 @@ def test_every_learning_arm_keeps_the_task_reward_and_reports_its_terms(arm: str
         assert np.isfinite(reward)
     if arm != "sparse":
         assert any(key.startswith("reward/") for key in info), sorted(info)
+    if arm == "toponav":  # the hierarchy's low level sees the planner's waypoint
+        assert obs["waypoint"].shape == (2,)
 
 
 def test_scripted_arms_run_the_evaluation_episodes() -> None:
@@ -71,10 +73,11 @@ def test_summary_and_table() -> None:
     summary = summarize(runs)
     counts = summary["small"]["counts"]
     assert counts["success"] == pytest.approx(2 / 3) and counts["time_to_goal"] == 101.5
+    assert counts["episode_steps"] == pytest.approx(101.0)  # failures count at their length
     assert counts["train_coverage"] == pytest.approx(0.3)
     assert summary["small"]["oracle"]["train_coverage"] is None
     table = nav_markdown({"summary": summary, "steps": 10})
-    assert "| counts | 30% | 50% | 67% ± 47 | 102 | 3 |" in table
+    assert "| counts | 30% | 50% | 67% ± 47 | 102 | 101 | 3 |" in table
 
 
 @pytest.mark.parametrize(

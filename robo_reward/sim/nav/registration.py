@@ -2,14 +2,21 @@
 
 They have no scripted manipulation expert and take other keyword arguments than the tabletop
 tasks, so they sit in their own table, ``NAV_TASKS``; ``robo_reward.sim.register_envs()``
-registers both tables.
+registers both tables. Gymnasium-Robotics' mazes behind the same interface (``pointmaze_umaze``,
+...) sit in ``robo_reward.sim.nav.gym_robotics.GYM_ROBOTICS_TASKS``: ``nav_task_spec``,
+``make_nav_env`` and ``register_nav_envs`` accept them too, importing that module (never
+gymnasium_robotics itself, which only ``gym.make`` of those ids needs) on first use.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gymnasium as gym
+
+if TYPE_CHECKING:
+    from robo_reward.sim.nav.gym_robotics import GymRoboticsTaskSpec
 
 NAMESPACE = "robo_reward"
 ENTRY_POINT = "robo_reward.sim.nav.env:MazeNavEnv"
@@ -35,16 +42,27 @@ NAV_TASKS: dict[str, NavTaskSpec] = {
 }
 
 
-def nav_task_spec(name: str) -> NavTaskSpec:
-    """The spec by short name (``maze_medium``) or Gymnasium id; a clear error otherwise."""
+def nav_task_spec(name: str) -> NavTaskSpec | GymRoboticsTaskSpec:
+    """The spec by short name (``maze_medium``, ``pointmaze_umaze``) or Gymnasium id; a clear
+    error otherwise."""
     for spec in NAV_TASKS.values():
         if name in (spec.name, spec.env_id):
             return spec
-    raise ValueError(f"unknown navigation task {name!r}; known tasks: {', '.join(NAV_TASKS)}")
+    from robo_reward.sim.nav.gym_robotics import GYM_ROBOTICS_TASKS
+
+    for other in GYM_ROBOTICS_TASKS.values():
+        if name in (other.name, other.env_id):
+            return other
+    known = ", ".join([*NAV_TASKS, *GYM_ROBOTICS_TASKS])
+    raise ValueError(f"unknown navigation task {name!r}; known tasks: {known}")
 
 
 def register_nav_envs() -> None:
-    """Register every navigation task with Gymnasium (idempotent)."""
+    """Register every navigation task with Gymnasium, Gymnasium-Robotics' mazes included
+    (idempotent)."""
+    from robo_reward.sim.nav.gym_robotics import register_gym_robotics_mazes
+
+    register_gym_robotics_mazes()
     for spec in NAV_TASKS.values():
         if spec.env_id not in gym.registry:
             gym.register(
@@ -56,7 +74,8 @@ def register_nav_envs() -> None:
 
 
 def make_nav_env(name: str, max_episode_steps: int | None = None, **kwargs) -> gym.Env:
-    """``gym.make`` by short name, e.g. ``make_nav_env("maze_small", cameras=True)``."""
+    """``gym.make`` by short name, e.g. ``make_nav_env("maze_small", cameras=True)`` or
+    ``make_nav_env("pointmaze_umaze")``."""
     register_nav_envs()
     spec = nav_task_spec(name)
     steps = spec.max_episode_steps if max_episode_steps is None else max_episode_steps
