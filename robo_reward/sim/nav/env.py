@@ -1,5 +1,6 @@
 """Maze navigation: a differential-drive rover with a 2D lidar finds the goal of a procedural
-maze (``robo_reward/MazeSmall-v0``, ``MazeMedium-v0``, ``MazeLarge-v0``)."""
+maze (``robo_reward/MazeSmall-v0``, ``MazeMedium-v0``, ``MazeLarge-v0``) or of a procedural
+floor plan of rooms and doorways (``layout="rooms"``)."""
 
 from __future__ import annotations
 
@@ -19,20 +20,26 @@ from robo_reward.sim.nav.maze import (
     generate_maze,
     maze_to_mjcf,
 )
+from robo_reward.sim.nav.rooms import DEFAULT_ROOM_LOOP_FRACTION, generate_rooms
 from robo_reward.sim.rendering import MultiViewRenderer, Renderer
 from robo_reward.sim.tasks.base import _parse_size
 
 ODOMETRY_DIM = 6
 ROVER_CAMERA = "rover"
+LAYOUTS = ("maze", "rooms")
+"""The procedural layouts: :func:`~robo_reward.sim.nav.maze.generate_maze` and
+:func:`~robo_reward.sim.nav.rooms.generate_rooms`."""
 
 
 class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     """Drive a differential-drive rover from the start of a maze to its goal.
 
     A new maze (walls, start and goal) is generated from the env's random generator at every
-    ``reset``, unless ``maze_seed`` or ``maze`` fixes one. The rover is a planar base driven by
-    velocity servos in its own frame (``sim_assets/nav/rover.xml``): unicycle kinematics with a
-    short lag, the command of a ROS ``cmd_vel``; walls stop it.
+    ``reset``, unless ``maze_seed`` or ``maze`` fixes one: a corridor maze, or with
+    ``layout="rooms"`` an indoor floor plan of rectangular rooms joined by doorways one or two
+    cells wide (:mod:`robo_reward.sim.nav.rooms`), on a grid of the same size. The rover is a
+    planar base driven by velocity servos in its own frame (``sim_assets/nav/rover.xml``):
+    unicycle kinematics with a short lag, the command of a ROS ``cmd_vel``; walls stop it.
 
     ## Action Space
     ``Box(-1, 1, (2,), float32)``: forward velocity (times ``max_linear_speed`` m/s; negative
@@ -68,13 +75,17 @@ class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     touches a wall; ``timestamp_ns``.
 
     ## Arguments
-    ``size`` (``small``, ``medium``, ``large`` or maze cells per side), ``maze_seed`` (one fixed
-    generated maze for every episode), ``maze`` (a fixed :class:`~robo_reward.sim.nav.maze.Maze`,
-    e.g. from ``Maze.from_ascii``), ``loop_fraction``, ``cell_size`` (m), ``cameras``,
-    ``image_size`` (int or (height, width)), ``lidar_beams``, ``lidar_range`` (m),
-    ``goal_radius`` (m), ``max_linear_speed`` (m/s), ``max_angular_speed`` (rad/s),
+    ``size`` (``small``, ``medium``, ``large`` or maze cells per side ``n``: a ``(2n + 1)``-cell
+    square grid, for both layouts), ``maze_seed`` (one fixed generated maze for every episode),
+    ``maze`` (a fixed :class:`~robo_reward.sim.nav.maze.Maze`, e.g. from ``Maze.from_ascii``;
+    ``layout`` is then unused), ``loop_fraction`` (``maze``: the fraction of inner walls knocked
+    out, default 0.1; ``rooms``: the fraction of neighbouring rooms outside the spanning tree of
+    doorways that get a doorway too, default 0.3; None: the layout's default), ``cell_size``
+    (m), ``cameras``, ``image_size`` (int or (height, width)), ``lidar_beams``, ``lidar_range``
+    (m), ``goal_radius`` (m), ``max_linear_speed`` (m/s), ``max_angular_speed`` (rad/s),
     ``frame_skip`` (10 ms physics steps per env step), ``render_mode`` (``"rgb_array"``: a
-    top-down view), ``render_size``.
+    top-down view), ``render_size``, ``layout`` (``"maze"``, the default: corridors one cell
+    wide; ``"rooms"``: rooms and doorways; ``size`` ``n`` must then be at least 3).
 
     ## Version History
     - v0: initial release.
@@ -87,7 +98,7 @@ class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         size: str | int = "medium",
         maze_seed: int | None = None,
         maze: Maze | None = None,
-        loop_fraction: float = DEFAULT_LOOP_FRACTION,
+        loop_fraction: float | None = None,
         cell_size: float = DEFAULT_CELL_SIZE,
         cameras: bool = False,
         image_size: int | Sequence[int] = 64,
@@ -99,7 +110,10 @@ class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         frame_skip: int = 10,
         render_mode: str | None = None,
         render_size: int | Sequence[int] = 256,
+        layout: str = "maze",
     ) -> None:
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {layout!r}; layouts: {', '.join(LAYOUTS)}")
         if isinstance(size, str) and size not in MAZE_SIZES:
             raise ValueError(f"unknown maze size {size!r}; sizes: {', '.join(MAZE_SIZES)}")
         if maze is not None and not isinstance(maze, Maze):
@@ -126,6 +140,11 @@ class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
                 f"got {render_mode!r}"
             )
         self.size = size
+        self.layout = layout
+        if loop_fraction is None:
+            loop_fraction = (
+                DEFAULT_LOOP_FRACTION if layout == "maze" else DEFAULT_ROOM_LOOP_FRACTION
+            )
         self.loop_fraction = float(loop_fraction)
         self.cell_size = float(cell_size)
         self.cameras = bool(cameras)
@@ -140,10 +159,10 @@ class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.render_mode = render_mode
 
         if maze_seed is not None:
-            maze = generate_maze(size, maze_seed, self.cell_size, self.loop_fraction)
+            maze = self._generate(maze_seed)
         self.fixed_maze = maze
         # A model to size the spaces and to answer before the first reset.
-        self._load(maze or generate_maze(size, 0, self.cell_size, self.loop_fraction))
+        self._load(maze or self._generate(0))
 
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         unbounded = {"low": -np.inf, "high": np.inf, "dtype": np.float32}
@@ -159,6 +178,11 @@ class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self.observation_space = spaces.Dict(obs_spaces)
 
     # ----------------------------------------------------------------- model
+    def _generate(self, rng: np.random.Generator | int) -> Maze:
+        """A new maze of the env's layout, size, cell size and loop fraction."""
+        generate = generate_maze if self.layout == "maze" else generate_rooms
+        return generate(self.size, rng, self.cell_size, self.loop_fraction)
+
     def _load(self, maze: Maze) -> None:
         """Compile ``maze`` into a model (a few ms) and drop renderers of the previous one."""
         self._close_renderers()
@@ -196,9 +220,7 @@ class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
-        maze = self.fixed_maze or generate_maze(
-            self.size, self.np_random, self.cell_size, self.loop_fraction
-        )
+        maze = self.fixed_maze or self._generate(self.np_random)
         if maze is not self.maze:
             self._load(maze)
         mujoco.mj_resetDataKeyframe(self.model, self.data, self.model.key("start").id)

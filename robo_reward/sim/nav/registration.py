@@ -30,6 +30,7 @@ class NavTaskSpec:
     size: str
     env_id: str
     max_episode_steps: int
+    layout: str = "maze"
 
 
 NAV_TASKS: dict[str, NavTaskSpec] = {
@@ -38,6 +39,11 @@ NAV_TASKS: dict[str, NavTaskSpec] = {
         NavTaskSpec("maze_small", "small", f"{NAMESPACE}/MazeSmall-v0", 600),
         NavTaskSpec("maze_medium", "medium", f"{NAMESPACE}/MazeMedium-v0", 1500),
         NavTaskSpec("maze_large", "large", f"{NAMESPACE}/MazeLarge-v0", 2500),
+        # Floor plans of rooms and doorways on the same grids; the same limits (the map-knowing
+        # follower needs at most ~300 steps on medium plans, seeds 0-4).
+        NavTaskSpec("rooms_small", "small", f"{NAMESPACE}/RoomsSmall-v0", 600, "rooms"),
+        NavTaskSpec("rooms_medium", "medium", f"{NAMESPACE}/RoomsMedium-v0", 1500, "rooms"),
+        NavTaskSpec("rooms_large", "large", f"{NAMESPACE}/RoomsLarge-v0", 2500, "rooms"),
     )
 }
 
@@ -68,7 +74,7 @@ def register_nav_envs() -> None:
             gym.register(
                 id=spec.env_id,
                 entry_point=ENTRY_POINT,
-                kwargs={"size": spec.size},
+                kwargs={"size": spec.size, "layout": spec.layout},
                 max_episode_steps=spec.max_episode_steps,
             )
 
