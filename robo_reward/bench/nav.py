@@ -54,6 +54,13 @@ TOPO_ARMS = ("toponav", "toponav_flat")
 SCRIPTED_ARMS = ("frontier", "random", "oracle")
 ARMS = LEARNING_ARMS + SCRIPTED_ARMS
 NAV_OBS_KEYS = ("lidar", "odometry", "goal")
+BENCH_MAZES = (
+    "small", "medium", "large",
+    "rooms_small", "rooms_medium", "rooms_large",
+    "pointmaze_umaze", "pointmaze_medium", "pointmaze_large",
+)  # fmt: skip
+"""Where ``bench nav`` runs (AntMaze is not here: its 8-D torque action needs a learned
+locomotion controller under any of these arms)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,10 @@ class NavBenchConfig:
     """The navigation benchmark."""
 
     sizes: tuple[str, ...] = ("small",)
-    """Maze sizes (small, medium, large)."""
+    """Where to run: our maze sizes (``small``, ``medium``, ``large``: one generated maze per
+    seed), rooms (``rooms_small``, ...: one floor plan per seed) or Gymnasium-Robotics' fixed
+    PointMaze maps (``pointmaze_umaze``, ``pointmaze_medium``, ``pointmaze_large``: start and
+    goal drawn at every reset, the seed seeds learning only)."""
     arms: tuple[str, ...] = ARMS
     seeds: tuple[int, ...] = (0, 1, 2)
     """One maze per seed (``maze_seed``), the same for every arm."""
@@ -89,18 +99,29 @@ class NavBenchConfig:
     )
 
     def __post_init__(self) -> None:
-        from robo_reward.sim.nav.maze import MAZE_SIZES
-
         unknown = set(self.arms) - set(ARMS)
         if unknown:
             raise ValueError(f"unknown arms {sorted(unknown)}; arms: {ARMS}")
-        bad_sizes = set(self.sizes) - set(MAZE_SIZES)
+        bad_sizes = set(self.sizes) - set(BENCH_MAZES)
         if bad_sizes or not self.sizes:
-            raise ValueError(f"sizes must be some of {tuple(MAZE_SIZES)}, got {self.sizes}")
+            raise ValueError(f"sizes must be some of {BENCH_MAZES}, got {self.sizes}")
         if not self.seeds or self.steps <= 0 or self.eval_episodes <= 0:
             raise ValueError("need seeds, steps > 0 and eval_episodes > 0")
         if not (np.isfinite(self.intrinsic_weight) and self.intrinsic_weight >= 0):
             raise ValueError(f"intrinsic_weight must be >= 0, got {self.intrinsic_weight}")
+
+
+def bench_env(size: str, seed: int) -> gym.Env:
+    """The env of one entry of :attr:`NavBenchConfig.sizes` for ``seed``."""
+    from robo_reward.sim.nav.registration import make_nav_env
+
+    if size in ("small", "medium", "large"):
+        return make_nav_env(f"maze_{size}", maze_seed=seed)
+    if size.startswith("rooms_"):
+        return make_nav_env(size, maze_seed=seed)
+    if size.startswith("pointmaze_"):
+        return make_nav_env(size)
+    raise ValueError(f"unknown bench maze {size!r}; known: {BENCH_MAZES}")
 
 
 class EpisodeCoverage(gym.Wrapper):
@@ -120,9 +141,7 @@ class EpisodeCoverage(gym.Wrapper):
 
 def make_arm_env(arm: str, size: str, seed: int, config: NavBenchConfig) -> Any:
     """The training env of a learning arm: the maze of ``seed`` with the arm's reward."""
-    from robo_reward.sim.nav.registration import make_nav_env
-
-    env = make_nav_env(f"maze_{size}", maze_seed=seed)
+    env = bench_env(size, seed)
     if arm == "sparse":
         return env
     if arm in TOPO_ARMS:
@@ -206,11 +225,10 @@ def run_arm(arm: str, size: str, seed: int, config_json: str) -> dict[str, Any]:
     import torch
 
     from robo_reward.config import config_from_dict
-    from robo_reward.sim.nav.registration import make_nav_env
 
     torch.set_num_threads(1)
     config = config_from_dict(NavBenchConfig, json.loads(config_json))
-    eval_env = make_nav_env(f"maze_{size}", maze_seed=seed)
+    eval_env = bench_env(size, seed)
     result: dict[str, Any] = {"arm": arm, "size": size, "seed": seed}
     if arm in SCRIPTED_ARMS:
         episodes = []
@@ -330,8 +348,8 @@ def nav_markdown(results: dict[str, Any]) -> str:
             "mazes",
         ]
         sections.append(
-            f"### {size} mazes, {results['steps']} env steps per learning run\n\n"
-            + markdown_table(header, rows)
+            f"### {size if '_' in size else size + ' mazes'}, {results['steps']} env steps per "
+            "learning run\n\n" + markdown_table(header, rows)
         )
     return "\n\n".join(sections) + "\n"
 

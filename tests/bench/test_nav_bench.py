@@ -96,3 +96,18 @@ def test_bad_configs_are_refused(changes, message) -> None:
 
 def test_arms_are_learning_or_scripted() -> None:
     assert set(LEARNING_ARMS) < set(ARMS)
+
+
+@pytest.mark.parametrize("size", ["rooms_small", "pointmaze_umaze"])
+def test_rooms_and_gymnasium_robotics_mazes_run_in_the_bench(size: str) -> None:
+    config = json.dumps(config_to_dict(NavBenchConfig(sizes=(size,), eval_episodes=2)))
+    oracle = run_arm("oracle", size, 0, config)
+    assert all(e["success"] == 1.0 for e in oracle["eval"])
+    env = make_arm_env("toponav", size, 0, NavBenchConfig(sizes=(size,)))
+    obs, _ = env.reset(seed=0)
+    assert obs["waypoint"].shape == (2,)
+
+
+def test_antmaze_is_not_a_bench_maze() -> None:
+    with pytest.raises(ValueError, match="sizes must be some of"):
+        NavBenchConfig(sizes=("antmaze_umaze",))
