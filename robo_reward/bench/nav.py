@@ -12,8 +12,9 @@ vector) with the task's sparse reward (1 at the goal) plus their exploration sig
                subgoals (frontiers ranked by path cost and goal distance, then the goal) and
                plans paths to them; PPO is the low level and also observes the next
                ``waypoint``. Reward: the task's, the map's intrinsic rewards (new node, visits,
-               subgoal reached), the safety penalty, and PBRS with the planned distance to the
-               subgoal (``PlanDistancePotential``); actions pass the safety filter;
+               subgoal reached), the safety penalty, progress toward the waypoint (the low
+               level's objective), and PBRS with the graph distance to the goal
+               (``GraphDistancePotential``); actions pass the safety filter;
 ``toponav_flat`` an ablation: the same intrinsic rewards, safety penalty and filter plus PBRS
                with the graph distance to the goal (``GraphDistancePotential``), no hierarchy
                (the policy sees what the baselines see).
@@ -81,9 +82,6 @@ class NavBenchConfig:
     """Episodes of the final policy (and of each scripted arm) per maze."""
     intrinsic_weight: float = 0.01
     """Weight of the counts / RND / RDD bonus added to the task reward."""
-    plan_weight: float = 5.0
-    """Weight of the toponav arm's ``PlanDistancePotential`` (``d_max`` 10 m): 0.5 reward per
-    metre of planned path, 0.025 per step at full speed."""
     workers: int = 2
     """Runs in parallel (one process each)."""
     ppo: PPOConfig = field(
@@ -147,7 +145,7 @@ def make_arm_env(arm: str, size: str, seed: int, config: NavBenchConfig) -> Any:
     if arm in TOPO_ARMS:
         from robo_reward.shaping.wrapper import PotentialShaping, ShapingConfig
         from robo_reward.topo.explorer import ExplorerConfig
-        from robo_reward.topo.potential import GraphDistancePotential, PlanDistancePotential
+        from robo_reward.topo.potential import GraphDistancePotential
         from robo_reward.topo.wrapper import TopoNavConfig, TopoNavRewards
 
         # Safety first, as TopoNav orders its objectives: the action filter, plus the penalty.
@@ -157,13 +155,8 @@ def make_arm_env(arm: str, size: str, seed: int, config: NavBenchConfig) -> Any:
             env,
             TopoNavConfig(filter_actions=True, waypoints=hierarchy, safety=ExplorerConfig().safety),
         )
-        shaping = ShapingConfig(gamma=config.ppo.gamma)
-        if hierarchy:
-            plan = PlanDistancePotential(lambda: topo_env.planner, max_distance=10.0)
-            return PotentialShaping(
-                topo_env, plan, shaping, weights={plan.name: config.plan_weight}
-            )
-        return PotentialShaping(topo_env, GraphDistancePotential(lambda: topo_env.topo), shaping)
+        potential = GraphDistancePotential(lambda: topo_env.topo)
+        return PotentialShaping(topo_env, potential, ShapingConfig(gamma=config.ppo.gamma))
     from robo_reward.intrinsic.wrapper import IntrinsicBonus
 
     if arm == "counts":

@@ -1,6 +1,4 @@
-"""Distances as shaping potentials: the graph distance to the goal (TopoNav's global objective,
-:class:`GraphDistancePotential`) and the planned distance to the current subgoal
-(:class:`PlanDistancePotential`, the hierarchical agent's low level).
+"""The graph distance to the goal as a shaping potential (TopoNav's global objective).
 
     ``Φ(s) = − min(d(s), d_max) / d_max``   in ``[−1, 0]``
 
@@ -13,8 +11,7 @@ to stand still (``robo-reward bench nav``, 200k steps: 21% coverage, no success)
 ``−d/d_max`` the terminal Φ and the goal's Φ agree, and ``(1 − γ)|Φ|`` per step is a small
 discount correction, not a cost of moving.
 
-For :class:`GraphDistancePotential`, ``d`` is the distance the robot still has to travel to the
-goal:
+with ``d`` the distance the robot still has to travel to the goal:
 
 - **graph** (the map reaches the goal): over the nodes ``n`` near the robot (within
   ``recognition_radius`` and in line of sight on the occupancy grid, plus the current node),
@@ -44,7 +41,7 @@ from robo_reward.topo.graph import TopologicalMap, TopoMapConfig
 from robo_reward.topo.objectives import goal_position
 from robo_reward.topo.occupancy import Pose2D
 
-__all__ = ["GraphDistancePotential", "PlanDistancePotential", "goal_distance"]
+__all__ = ["GraphDistancePotential", "goal_distance"]
 
 
 def goal_distance(topo: TopologicalMap, robot_xy: np.ndarray, goal_xy: np.ndarray) -> float | None:
@@ -133,57 +130,3 @@ class GraphDistancePotential:
 
     def potential(self, observation: Any, info: Mapping[str, Any]) -> float:
         return self._value(observation)
-
-
-class PlanDistancePotential:
-    """``Φ = −d/d_max`` with ``d`` the length of the high level's planned path from the robot to
-    its current subgoal (a frontier target, or the goal once the map reaches it): the dense
-    signal of the hierarchical agent's low level (:class:`~robo_reward.topo.wrapper.
-    TopoNavRewards` with ``waypoints``).
-
-    The subgoal is part of the state the policy sees (its ``waypoint`` observation), so this is
-    a potential over the augmented state: when a subgoal is reached and the next one is chosen,
-    Φ drops by the new path's length and PBRS still telescopes. Without a path (nothing
-    reachable, the robot looks around) Φ keeps its last value: the plan is part of that state.
-
-    Args:
-        planner: a callable returning the object with ``remaining_distance() -> float | None``
-            (a :class:`~robo_reward.topo.explorer.FrontierExplorer`), rebuilt by the wrapper at
-            every reset.
-        max_distance: ``d_max`` (m).
-        name: the potential's name in ``info``.
-    """
-
-    bounds = (-1.0, 0.0)
-
-    def __init__(
-        self,
-        planner: Callable[[], Any],
-        max_distance: float = 10.0,
-        name: str = "topo_plan",
-    ) -> None:
-        if not callable(planner):
-            raise TypeError("planner must be a callable returning the high-level planner")
-        if not (np.isfinite(max_distance) and max_distance > 0):
-            raise ValueError(
-                f"max_distance must be a positive number of metres, got {max_distance}"
-            )
-        self._planner = planner
-        self.max_distance = float(max_distance)
-        self.name = name
-        self.value = -1.0
-
-    def _value(self) -> float:
-        distance = self._planner().remaining_distance()
-        if distance is not None:
-            if not np.isfinite(distance) or distance < 0:
-                raise ValueError(f"the planner reported a path length of {distance!r} m")
-            self.value = -min(distance, self.max_distance) / self.max_distance
-        return self.value
-
-    def reset(self, observation: Any, info: Mapping[str, Any]) -> float:
-        self.value = -1.0
-        return self._value()
-
-    def potential(self, observation: Any, info: Mapping[str, Any]) -> float:
-        return self._value()

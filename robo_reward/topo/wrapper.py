@@ -5,16 +5,17 @@ Each step the wrapper (1) optionally passes the action through the safety filter
 :class:`~robo_reward.topo.graph.TopologicalMap` with the new observation, (3) holds a subgoal
 (:class:`~robo_reward.topo.objectives.SubgoalSelector`) and (4) adds
 
-    ``r' = r + new_node + visit + subgoal + safety``
+    ``r' = r + new_node + visit + subgoal + safety + waypoint``
 
 (:func:`~robo_reward.topo.rewards.topo_rewards`, :func:`~robo_reward.topo.objectives.
 safety_penalty`). Reported in ``info``, flat so vector envs keep them:
 
 ``reward/task``, ``reward/new_node``, ``reward/visit``, ``reward/subgoal``, ``reward/safety``,
-``reward/total``; ``topo/subgoal`` (x, y of the subgoal's node; with no subgoal, i.e. no
-frontier and no goal node reachable, the global goal's position: the next objective of the
-hierarchy), ``topo/subgoal_node`` (-1 when none), ``topo/node``, ``topo/nodes``, ``topo/frontiers``,
-``topo/clearance``, ``topo/action_filtered``.
+``reward/waypoint`` (0 without the hierarchy), ``reward/total``; ``topo/subgoal`` (x, y of the
+subgoal's node; with no subgoal, i.e. no frontier and no goal node reachable, the global goal's
+position: the next objective of the hierarchy), ``topo/subgoal_node`` (-1 when none),
+``topo/node``, ``topo/nodes``, ``topo/frontiers``, ``topo/clearance``,
+``topo/action_filtered``.
 
 **Hierarchy** (``waypoints=True``, TopoNav's subgoal-directed agent): a
 :class:`~robo_reward.topo.explorer.FrontierExplorer` is the high level. It holds the map, picks
@@ -22,8 +23,13 @@ the subgoal (the goal once the map reaches it, else a frontier ranked by path co
 to the goal) and plans a path to it on the occupancy grid; the observation gains ``waypoint``,
 the path point to steer toward (``float32 (2,)``, rover frame, zeros without a path), and the
 ``subgoal`` term pays when the policy reaches a frontier subgoal. The policy is the low level:
-it learns to drive to waypoints under the shield. Pair it with
-``PlanDistancePotential(lambda: wrapper.planner)`` (:mod:`robo_reward.topo.potential`).
+it learns to drive to waypoints under the shield, rewarded by the ``waypoint`` term,
+``waypoint_progress`` per metre it moved toward the waypoint it was shown (the low-level
+objective of hierarchical RL, as HIRO's distance reward: it is meant to change the low level's
+optimal policy, unlike potential-based shaping. A potential on the planned distance was tried
+first: its advantages equal the unshaped ones, and moving paid only the sparse node and subgoal
+bonuses, so PPO did not learn to follow waypoints in 200k steps: 0 of 5 evaluation episodes,
+training coverage flat at 41%).
 
 The map is rebuilt at every ``reset``: episodes are independent and a seeded episode is
 deterministic (``check_env``). Wrap it in
@@ -54,6 +60,7 @@ from robo_reward.topo.objectives import (
     goal_position,
     safety_penalty,
 )
+from robo_reward.topo.occupancy import Pose2D
 from robo_reward.topo.rewards import TopoRewardConfig, topo_rewards
 
 __all__ = ["TopoNavConfig", "TopoNavRewards"]
@@ -77,6 +84,15 @@ class TopoNavConfig:
     """The hierarchy (module docstring): a planner picks subgoals, the policy sees a waypoint."""
     planner: ExplorerConfig = field(default_factory=ExplorerConfig)
     """The high level's planning parameters (its map thresholds are ``map``'s)."""
+    waypoint_progress: float = 1.0
+    """Reward per metre moved toward the shown waypoint (hierarchy only): up to 0.025 per
+    0.1 s step at the rover's 0.5 m/s, a metre of it worth ten new nodes."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.waypoint_progress) and self.waypoint_progress >= 0):
+            raise ValueError(
+                f"waypoint_progress must be a finite number >= 0, got {self.waypoint_progress!r}"
+            )
 
 
 class TopoNavRewards(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -103,6 +119,8 @@ class TopoNavRewards(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.selector = SubgoalSelector(config.subgoals)
         self.planner: FrontierExplorer | None = None
         self._scan: np.ndarray | None = None
+        self._shown: tuple[np.ndarray, np.ndarray] | None = None
+        """(waypoint, robot position) when the waypoint was last shown."""
         if config.waypoints:
             self.observation_space = spaces.Dict(
                 {
@@ -141,6 +159,7 @@ class TopoNavRewards(gym.Wrapper, gym.utils.RecordConstructorArgs):
             return observation
         point = self.planner.waypoint()
         vector = np.zeros(2, dtype=np.float32)
+        self._shown = None if point is None else (np.array(point), self.planner.pose.xy.copy())
         if point is not None:
             pose = self.planner.pose
             dx, dy = point - pose.xy
@@ -185,6 +204,12 @@ class TopoNavRewards(gym.Wrapper, gym.utils.RecordConstructorArgs):
         visits = self.topo.place(update.node).visits
         terms = topo_rewards(update, visits, reached, self.config.rewards)
         terms["safety"] = safety_penalty(update.clearance, self.config.safety)
+        terms["waypoint"] = 0.0
+        if self._shown is not None:
+            point, before = self._shown
+            after = Pose2D.from_odometry(observation["odometry"]).xy
+            progress = np.linalg.norm(point - before) - np.linalg.norm(point - after)
+            terms["waypoint"] = self.config.waypoint_progress * float(progress)
         task = float(reward)
         info = dict(info)
         info.setdefault("reward/task", task)
