@@ -123,9 +123,34 @@ def build_parser() -> argparse.ArgumentParser:
     perceptual_eval.set_defaults(handler=_cmd_perceptual_eval)
 
     adapt = commands.add_parser("adapt", help="one-shot adaptation of the GRM on one demo")
-    adapt.add_argument("--demo", required=True, help="a trajectory .npz or a dataset directory")
+    adapt.add_argument(
+        "--demo",
+        required=True,
+        help="a trajectory .npz, a dataset directory, or a rosbag2 folder (has metadata.yaml)",
+    )
     adapt.add_argument("--episode", type=int, default=0, help="episode index in a dataset")
     adapt.add_argument("--out", required=True, help="folder for the adapted checkpoint")
+    adapt.add_argument(
+        "--views",
+        metavar="VIEW=TOPIC,...",
+        help="rosbag2 demos: the image topic of each camera view, named after the model's "
+        "views, e.g. front=/cam/front/image_raw/compressed,side=/cam/side/image_raw",
+    )
+    adapt.add_argument(
+        "--task", help="rosbag2 demos: task name recorded with the checkpoint (default: recorded)"
+    )
+    adapt.add_argument(
+        "--tolerance-ms",
+        type=float,
+        help="rosbag2 demos: how far (ms) a view's frame may be from a time step "
+        "(default: half the reference camera's frame period)",
+    )
+    adapt.add_argument(
+        "--receive-time",
+        action="store_true",
+        help="rosbag2 demos: align on the bag's receive time, for cameras that leave "
+        "header.stamp unset",
+    )
     _add_config_arguments(adapt)
     adapt.set_defaults(handler=_cmd_adapt)
 
@@ -352,13 +377,71 @@ def _cmd_encoder_train(args: argparse.Namespace) -> int:
     return 0
 
 
+_BAG_ONLY_FLAGS = (
+    ("--views", "views"),
+    ("--task", "task"),
+    ("--tolerance-ms", "tolerance_ms"),
+    ("--receive-time", "receive_time"),
+)
+
+
+def _load_bag_demo(args: argparse.Namespace, checkpoint: str):
+    """A rosbag2 demo, sized and named for the model that will be adapted on it."""
+    import math
+
+    from robo_reward.data.rosbag import parse_view_topics, read_bag_demo, require_rosbag2_dir
+    from robo_reward.grm.checkpoint import default_checkpoint, load_grm
+
+    require_rosbag2_dir(args.demo)
+    if args.views is None:
+        raise UsageError(
+            f"{args.demo} is a rosbag2 recording; say which image topic is which camera with "
+            "--views, e.g. --views front=/cam/front/image_raw,side=/cam/side/image_raw"
+        )
+    if args.episode != 0:
+        raise UsageError("--episode applies to datasets; a rosbag2 folder holds one demo")
+    views = parse_view_topics(args.views)
+    tolerance_ns = None
+    if args.tolerance_ms is not None:
+        if not (math.isfinite(args.tolerance_ms) and args.tolerance_ms > 0):
+            raise UsageError(f"--tolerance-ms must be a positive number, got {args.tolerance_ms}")
+        tolerance_ns = round(args.tolerance_ms * 1_000_000)
+    config = load_grm(checkpoint or default_checkpoint()).config
+    unknown = [view for view in views if view not in config.views]
+    if unknown:
+        raise UsageError(
+            f"--views names {unknown}, which the model does not know; name each topic after "
+            f"the model's camera it corresponds to: {', '.join(config.views)}"
+        )
+    demo, report = read_bag_demo(
+        args.demo,
+        views,
+        tolerance_ns=tolerance_ns,
+        task=args.task,
+        image_size=config.image_size,
+        stamps="receive" if args.receive_time else "header",
+    )
+    print(report.summary())
+    return demo
+
+
 def _cmd_adapt(args: argparse.Namespace) -> int:
     from robo_reward.config import load_config, preset_path
+    from robo_reward.data.rosbag import looks_like_rosbag2
     from robo_reward.grm.adapt import AdaptConfig, adapt
 
-    demo = _load_trajectory(args.demo, args.episode)
     config_path = preset_path("grm", args.config) if args.config else None
     config = load_config(AdaptConfig, config_path, args.overrides)
+    if looks_like_rosbag2(args.demo):
+        demo = _load_bag_demo(args, config.checkpoint)
+    else:
+        for flag, name in _BAG_ONLY_FLAGS:
+            if getattr(args, name) not in (None, False):
+                raise UsageError(
+                    f"{flag} applies to rosbag2 demos only; {args.demo} is not a rosbag2 "
+                    "folder (no metadata.yaml)"
+                )
+        demo = _load_trajectory(args.demo, args.episode)
     result = adapt(demo, args.out, config)
     print(
         f"adapted on one {demo.task} demo of {result.frames} frames ({result.labels} labels) "
