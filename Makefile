@@ -40,11 +40,13 @@ system-deps:
 	if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 	$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing
 
+# [ros]: the ROS 2 Kilted rclpy and message wheels, so the ROS node tests (tests/ros) run for
+# real; they use ros2_ws/src/robo_reward_ros from source (tests/ros/ros_harness.py).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip "setuptools>=77" wheel
 	$(PIP) install --quiet "$(TORCH_SPEC)"
-	$(PIP) install --quiet -e ".[dev,video]"
+	$(PIP) install --quiet -e ".[dev,video,ros]"
 	touch $(STAMP)
 
 install: system-deps $(STAMP)
@@ -61,7 +63,7 @@ bench: install
 BENCH_STAMP := $(VENV)/.installed-bench
 
 $(BENCH_STAMP): $(STAMP)
-	$(PIP) install --quiet -e ".[dev,video,bench]"
+	$(PIP) install --quiet -e ".[dev,video,ros,bench]"
 	touch $(BENCH_STAMP)
 
 # The perf suite compares our controllers with Stable-Baselines3 (the [bench] extra).

@@ -186,6 +186,27 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", help="results folder (default: results/reward_compare/<time>/)")
     _add_config_arguments(compare)
     compare.set_defaults(handler=_cmd_reward_compare)
+
+    ros = commands.add_parser("ros", help="ROS 2 nodes (needs the [ros] extra)")
+    ros_commands = ros.add_subparsers(dest="ros_command", required=True, metavar="ACTION")
+    ros_up = ros_commands.add_parser(
+        "up", help="start the nodes of a configs/ros preset as processes until Ctrl-C"
+    )
+    ros_up.add_argument(
+        "--config", required=True, help="ROS preset name (sim, robot) or a YAML file"
+    )
+    ros_up.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (repeatable): nodes.<node>.parameters.<name>=<value>",
+    )
+    ros_up.add_argument(
+        "--dry-run", action="store_true", help="print the node commands, start nothing"
+    )
+    ros_up.set_defaults(handler=_cmd_ros_up)
     return parser
 
 
@@ -522,6 +543,24 @@ def _cmd_reward_compare(args: argparse.Namespace) -> int:
     print(compare_markdown(results))
     print(f"results written to {run_dir}")
     return 0
+
+
+def _cmd_ros_up(args: argparse.Namespace) -> int:
+    from robo_reward.config import preset_path
+    from robo_reward.ros_up import check_rclpy, load_ros_config, plan_nodes, run_nodes
+
+    path = preset_path("ros", args.config)
+    config = load_ros_config(path, args.overrides)
+    launches, env = plan_nodes(config, path.resolve().parent)
+    if args.dry_run:
+        for name, value in env.items():
+            print(f"{name}={value}")
+        for launch in launches:
+            inline = f"  # parameters: {launch.params}" if launch.params else ""
+            print(f"{launch.name}: {launch.command}{inline}")
+        return 0
+    check_rclpy()
+    return run_nodes(launches, env, config.stop_timeout, echo=lambda line: print(line, flush=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
