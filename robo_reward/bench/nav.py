@@ -84,6 +84,9 @@ class NavBenchConfig:
     """Weight of the counts / RND / RDD bonus added to the task reward."""
     workers: int = 2
     """Runs in parallel (one process each)."""
+    policy_dir: str = ""
+    """When set, each learning run's final policy is exported there as
+    ``<arm>_<size>_<seed>.safetensors`` (what the ROS policy node loads)."""
     ppo: PPOConfig = field(
         default_factory=lambda: PPOConfig(
             num_envs=4,
@@ -258,6 +261,9 @@ def run_arm(arm: str, size: str, seed: int, config_json: str) -> dict[str, Any]:
         result["eval"] = run_episodes(
             eval_env, lambda o, i: ppo.actor.act(o), config.eval_episodes, EVAL_SEED
         )
+        if config.policy_dir:
+            path = Path(config.policy_dir) / f"{arm}_{size}_{seed}.safetensors"
+            result["policy"] = str(ppo.export_policy(path))
     result["train_coverage"] = coverage
     return result
 
