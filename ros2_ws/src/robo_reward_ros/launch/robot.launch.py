@@ -2,8 +2,9 @@
 
 The same set as ``robo-reward ros up --config robot`` on a machine without ROS. Remap the
 camera, odometry and scan topics to your robot's with the ``*_topic`` arguments, or give your
-own parameter files. ``grm_reward`` is a lifecycle node; ``autostart`` configures and activates
-it at start-up (set it false to drive the transitions from a lifecycle manager).
+own parameter files. ``grm_reward`` and ``policy`` are lifecycle nodes; ``autostart`` configures
+and activates them at start-up (set it false to drive the transitions from a lifecycle manager;
+an active ``policy`` commands the base on ``cmd_vel``).
 """
 
 from launch import LaunchDescription
@@ -30,6 +31,8 @@ ARGUMENTS = [
     ('policy_params_file', _config('policy.yaml'), 'parameters of policy'),
     ('reference_demo', '', 'grm_reward: the reference demonstration (.npz or dataset dir)'),
     ('checkpoint', '', 'grm_reward: GRM checkpoint from robo-reward adapt; empty: general'),
+    ('policy_path', 'toponav', 'policy: a saved policy (.safetensors) or a shipped one by name '
+     '(toponav: the TopoNav low level, steering to topo_mapper waypoints)'),
     ('front_topic', '/front_camera/image_raw/compressed', 'front camera topic'),
     ('side_topic', '/side_camera/image_raw/compressed', 'side camera topic'),
     ('wrist_topic', '/wrist_camera/image_raw/compressed', 'wrist camera topic'),
@@ -75,7 +78,10 @@ def generate_launch_description():
         package=PACKAGE, executable='policy', name='policy',
         namespace=arg('namespace'), output='screen', arguments=ros_args,
         condition=IfCondition(arg('policy')),
-        parameters=[arg('policy_params_file'), common],
+        parameters=[arg('policy_params_file'), common, {
+            'autostart': arg('autostart'),
+            'policy_path': arg('policy_path'),
+        }],
         remappings=[('odom', arg('odom_topic')), ('scan', arg('scan_topic')),
                     ('cmd_vel', arg('cmd_vel_topic'))],
     )

@@ -34,6 +34,8 @@ ARGUMENTS = [
     ('policy_params_file', _config('policy.yaml'), 'policy parameters (rover)'),
     ('recorder_params_file', _config('demo_recorder.yaml'), 'demo_recorder parameters'),
     ('reference_demo', '', 'arm: reference demonstration of grm_reward (.npz or dataset dir)'),
+    ('policy_path', 'toponav', 'rover: the policy (.safetensors) or a shipped one by name '
+     '(toponav: the TopoNav low level)'),
     ('record', 'false', 'also record a demonstration with demo_recorder'),
 ]
 
@@ -53,8 +55,13 @@ def generate_launch_description():
 
     nodes = [
         node('sim_bridge', is_rover, [arg('rover_params_file')]),
-        node('topo_mapper', is_rover, [arg('mapper_params_file'), sim_time]),
-        node('policy', is_rover, [arg('policy_params_file'), sim_time]),
+        node('topo_mapper', is_rover, [arg('mapper_params_file'), sim_time, {
+            'episode_topic': 'sim/episode',
+        }]),
+        node('policy', is_rover, [arg('policy_params_file'), sim_time, {
+            'autostart': arg('autostart'),
+            'policy_path': arg('policy_path'),
+        }]),
         node('sim_bridge', is_arm, [arg('arm_params_file')]),
         node('grm_reward', is_arm, [arg('grm_params_file'), sim_time, {
             'autostart': arg('autostart'),
