@@ -21,6 +21,7 @@ from tqdm import tqdm
 from robo_reward.data import Trajectory
 from robo_reward.grm.adapt import AdaptConfig, adapt
 from robo_reward.grm.checkpoint import default_checkpoint, load_grm
+from robo_reward.grm.completion import completion_class  # re-exported: the rule lives there
 from robo_reward.grm.model import GRM
 from robo_reward.grm.pairs import progress_labels
 from robo_reward.grm.tracker import (
@@ -60,15 +61,6 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 def voc(progress: np.ndarray) -> float:
     """Value-order correlation: Spearman correlation of progress with time."""
     return spearman(progress, np.arange(len(progress)))
-
-
-def completion_class(progress: np.ndarray) -> str:
-    """Robo-Dopamine's rule: success if the final progress > 0.8 and the mean over the last third
-    > 0.6; partial if that mean >= 0.4; otherwise failure."""
-    tail = progress[-max(1, len(progress) // 3) :]
-    if progress[-1] > 0.8 and tail.mean() > 0.6:
-        return "success"
-    return "partial" if tail.mean() >= 0.4 else "failure"
 
 
 def true_class(traj: Trajectory) -> str:

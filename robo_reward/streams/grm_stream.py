@@ -11,8 +11,8 @@ time with their stamps; every synchronised set is one step of the episode:
   episode end is not known here) ``+ success_bonus · [complete]``. The first set of an episode
   has no transition, so no reward (``None``);
 - **completion**: Robo-Dopamine's rule on the episode's progress so far
-  (:func:`robo_reward.grm.evaluate.completion_class`: final Φ > 0.8 and the mean over the last
-  third > 0.6; the rule the model card's completion accuracy is measured with), plus the
+  (:func:`robo_reward.grm.completion.completion_class`: final Φ > 0.8 and the mean over the
+  last third > 0.6; the rule the model card's completion accuracy is measured with), plus the
   completion head's probability.
 
 A step never uses a stale or guessed input. When a required view is stale or missing, the
@@ -21,6 +21,11 @@ returns an estimate from the remaining views with the missing ones masked in the
 fusion (:attr:`RewardEstimate.masked` names them). :meth:`GRMRewardStream.status` summarises the
 stream for ``/diagnostics``. A clock jump backwards (a simulator or bag restarting) starts a new
 episode at the next set and is reported.
+
+The reference demo (:func:`load_reference_demo`) is a trajectory ``.npz``, an episode of a
+dataset directory, or a rosbag2 folder recorded on the stream's own camera topics (e.g. by the
+``demo_recorder`` node): the bag is read with :func:`robo_reward.data.rosbag.read_bag_demo`,
+views aligned by header stamp and sized for the model, as ``robo-reward adapt --demo`` reads it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from robo_reward.data import Trajectory
+from robo_reward.grm.completion import completion_class
 from robo_reward.grm.model import GRM, check_views
 from robo_reward.grm.tracker import FusionConfig, ProgressTracker, Reference
 from robo_reward.shaping.pbrs import PotentialError, check_potential, shaping_reward
@@ -142,12 +148,28 @@ class StreamStatus:
         return LEVEL_NAMES[self.level]
 
 
-def load_reference_demo(path: str | Path, episode: int = 0) -> Trajectory:
-    """A reference demonstration from a trajectory ``.npz`` or episode ``episode`` of a dataset
-    directory (the inputs ``robo-reward adapt --demo`` takes)."""
+def load_reference_demo(
+    path: str | Path,
+    episode: int = 0,
+    topics: Mapping[str, str] | None = None,
+    image_size: int | None = None,
+) -> Trajectory:
+    """A reference demonstration: a trajectory ``.npz``, episode ``episode`` of a dataset
+    directory, or a rosbag2 folder (the inputs ``robo-reward adapt --demo`` takes).
+
+    A rosbag2 folder needs ``topics`` (view -> absolute image topic, the stream's own camera
+    topics): it is read with :func:`~robo_reward.data.rosbag.read_bag_demo`, views aligned by
+    header stamp, frames centre-cropped and resized to ``image_size`` (the model's input; None:
+    as recorded). A view's topic absent from the bag is looked up under its other transport
+    (``<topic>/compressed`` for a raw topic, the raw topic for a ``.../compressed`` one), so a
+    bag recorded compressed serves a stream subscribed raw.
+    """
     from robo_reward.data import DatasetReader
+    from robo_reward.data.rosbag import looks_like_rosbag2
 
     path = Path(path)
+    if looks_like_rosbag2(path):
+        return load_bag_reference(path, topics, image_size, episode)
     if path.is_dir():
         dataset = DatasetReader(path)
         if not 0 <= episode < len(dataset):
@@ -158,9 +180,59 @@ def load_reference_demo(path: str | Path, episode: int = 0) -> Trajectory:
     if path.is_file():
         return Trajectory.load(path)
     raise FileNotFoundError(
-        f"no reference demo at {path}: give a trajectory .npz or a dataset directory "
-        "(record one with the demo_recorder node or `robo-reward demos generate`)"
+        f"no reference demo at {path}: give a trajectory .npz, a dataset directory or a rosbag2 "
+        "folder (record one with the demo_recorder node or `robo-reward demos generate`)"
     )
+
+
+def load_bag_reference(
+    path: str | Path,
+    topics: Mapping[str, str] | None,
+    image_size: int | None = None,
+    episode: int = 0,
+) -> Trajectory:
+    """The reference demo in a rosbag2 folder, read on ``topics`` (view -> topic); see
+    :func:`load_reference_demo`. Raises ``ValueError`` (a :class:`DataFormatError` for a bad
+    bag) or ``FileNotFoundError`` saying what is wrong."""
+    from robo_reward.data.rosbag import read_bag_demo, require_rosbag2_dir
+
+    path = require_rosbag2_dir(path)
+    if not topics:
+        raise ValueError(
+            f"{path} is a rosbag2 recording: the image topic of each view is needed to read it"
+        )
+    if episode != 0:
+        raise ValueError(
+            f"reference episode {episode}: a rosbag2 folder holds one demo (episode 0)"
+        )
+    recorded = _bag_topics(path)
+    views = {}
+    for view, topic in topics.items():
+        if topic not in recorded and _other_transport(topic) in recorded:
+            topic = _other_transport(topic)
+        views[view] = topic  # a topic still absent: read_bag_demo names it and the bag's topics
+    demo, _ = read_bag_demo(path, views, image_size=image_size)
+    return demo
+
+
+def _other_transport(topic: str) -> str:
+    """``/cam/image_raw`` <-> ``/cam/image_raw/compressed``."""
+    suffix = "/compressed"
+    return topic[: -len(suffix)] if topic.endswith(suffix) else topic.rstrip("/") + suffix
+
+
+def _bag_topics(path: Path) -> set[str]:
+    """Topics recorded in a rosbag2 folder (empty when its index cannot be read: the reader
+    reports that)."""
+    from robo_reward.data.rosbag import _read_errors
+
+    try:
+        from rosbags.rosbag2 import Reader
+
+        with Reader(path) as reader:
+            return {connection.topic for connection in reader.connections}
+    except _read_errors():
+        return set()
 
 
 def load_grm_model(checkpoint: str | Path = "") -> GRM:
@@ -214,9 +286,6 @@ class GRMRewardStream:
         """Stamp -> estimate ready, per step (by ``clock_ns``)."""
         self.compute_ms: deque[float] = deque(maxlen=1000)
         """Time spent in the model per step."""
-        from robo_reward.grm.evaluate import completion_class
-
-        self._completion_class = completion_class
         self._last_input_s: float | None = None
         self._seen_jumps = 0
         self._events: deque[tuple[int, str]] = deque(maxlen=32)
@@ -341,7 +410,7 @@ class GRMRewardStream:
             self.reset()
             return None
         self._remember(phi)
-        complete = self._completion_class(np.asarray(self._history)) == "success"
+        complete = completion_class(np.asarray(self._history)) == "success"
         if reward is not None:
             reward = shaping_reward(self._phi, phi, self.config.gamma, terminated=False)
             reward += self.config.success_bonus * float(complete)

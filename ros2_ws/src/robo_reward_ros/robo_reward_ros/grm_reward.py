@@ -6,6 +6,13 @@ Lifecycle
     configure: load the GRM checkpoint and the reference demo (fails, staying unconfigured, with
     the reason in the log when a parameter is wrong or a file is missing); activate: subscribe to
     the cameras and publish; deactivate: unsubscribe; cleanup: free the model.
+Reference demo
+    a trajectory ``.npz``, a dataset directory (episode ``reference_episode``) or a rosbag2
+    folder recorded on this node's camera topics (e.g. by demo_recorder): the bag is read on the
+    node's ``views`` / ``topics``, resolved as the subscriptions are (namespace, remappings; a
+    topic recorded under its other transport, raw or ``/compressed``, is found too), views
+    aligned by header stamp and resized to the model's input, as ``robo-reward adapt --demo``
+    reads it.
 Subscribes
     one topic per view (``topics``), ``sensor_msgs/Image`` (rgb8, bgr8, rgba8, bgra8, mono8) or
     ``sensor_msgs/CompressedImage`` (jpeg, png), sensor-data QoS; frames are synchronised by
@@ -65,8 +72,9 @@ PARAMETERS = {
     ),
     'checkpoint': ('', 'GRM checkpoint (.safetensors), e.g. from robo-reward adapt; empty: the '
                    'general model shipped with robo_reward'),
-    'reference_demo': ('', 'reference demonstration: a trajectory .npz or a dataset directory '
-                       '(its first and last frames condition the model); required'),
+    'reference_demo': ('', 'reference demonstration (its first and last frames condition the '
+                       'model): a trajectory .npz, a dataset directory, or a rosbag2 folder '
+                       'recorded on the topics of views/topics; required'),
     'reference_episode': (0, 'episode of the reference demo when it is a dataset directory'),
     'tolerance_ms': (10.0, 'frames of one step lie within this of the step reference stamp'),
     'max_age_ms': (200.0, 'a frame waits at most this long for its partners; a view silent '
@@ -138,8 +146,8 @@ class GRMRewardNode(LifecycleNode):
         reference = str(self._value('reference_demo'))
         if not reference:
             raise NodeConfigError(
-                'reference_demo is empty: give a successful demonstration (.npz trajectory or '
-                'dataset directory), e.g. recorded with demo_recorder')
+                'reference_demo is empty: give a successful demonstration (.npz trajectory, '
+                'dataset directory or rosbag2 folder, e.g. recorded with demo_recorder)')
         return {
             'views': views,
             'topics': topics,
@@ -190,7 +198,12 @@ class GRMRewardNode(LifecycleNode):
             raise NodeConfigError(
                 f'image_size {size} does not match the checkpoint ({grm.config.image_size}); '
                 'set 0 to use the checkpoint size')
-        demo = load_reference_demo(settings['reference'], settings['episode'])
+        topics = {
+            view: self.resolve_topic_name(topic)
+            for view, topic in zip(settings['views'], settings['topics'], strict=True)}
+        demo = load_reference_demo(
+            settings['reference'], settings['episode'], topics=topics,
+            image_size=grm.config.image_size)
         self._settings_used = settings
         self._stream = GRMRewardStream(
             grm, demo, config, clock_ns=lambda: self.get_clock().now().nanoseconds)
@@ -206,15 +219,15 @@ class GRMRewardNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         settings = self._settings_used
+        if settings['episode_topic']:  # first: served first when it and a frame are both ready
+            self._episode_sub = self.create_subscription(
+                Int32, settings['episode_topic'], self._on_episode, 10)
         for view, topic, compressed in zip(
                 settings['views'], settings['topics'], settings['compressed'], strict=True):
             kind = CompressedImage if compressed else Image
             self._camera_subs.append(self.create_subscription(
                 kind, topic, lambda msg, view=view: self._on_image(view, msg), SENSOR_QOS))
             self.get_logger().info(f'view {view}: {kind.__name__} on {topic}')
-        if settings['episode_topic']:
-            self._episode_sub = self.create_subscription(
-                Int32, settings['episode_topic'], self._on_episode, 10)
         self._stream.reset()
         self._state_label = 'active'
         return super().on_activate(state)

@@ -19,7 +19,8 @@ Arm
     (std_msgs/Float32, -1 closed .. +1 open).
 Both
     publish ``/clock`` (rosgraph_msgs/Clock), ``sim/success`` (std_msgs/Bool, every step),
-    ``sim/episode`` (std_msgs/Int32, latched, at every reset) and, for the arm,
+    ``sim/episode`` (std_msgs/Int32, latched, at every reset, before the episode's first
+    frame) and, for the arm,
     ``sim/privileged_progress`` (std_msgs/Float32, the task's reference progress); serve
     ``sim/reset`` (std_srvs/Empty: start the next episode). A command older than ``cmd_timeout``
     seconds of simulation time stops the robot. With ``play_expert`` the scripted expert drives
@@ -216,8 +217,7 @@ class SimBridge(Node):
             if time.monotonic() < self._pause_until:
                 return
             self._pause_until = None
-            self._publish(self.robot.reset())
-            self._publish_episode()
+            self._start_episode()
             return
         reading = self.robot.step()
         self._publish(reading)
@@ -239,8 +239,12 @@ class SimBridge(Node):
         return pub.get_subscription_count() >= self.wait_for_subscribers
 
     def _publish_start(self) -> None:
+        self._publish_episode()  # announced before its first frame, so listeners reset first
         self._publish(self.robot.last_reading)
-        self._publish_episode()
+
+    def _start_episode(self) -> None:
+        self.robot.reset()
+        self._publish_start()
 
     def _publish_episode(self) -> None:
         self.episode_pub.publish(Int32(data=self.robot.episode))
@@ -320,8 +324,7 @@ class SimBridge(Node):
         self._pause_until = None
         self._stopped = False
         self._played = 0
-        self._publish(self.robot.reset())
-        self._publish_episode()
+        self._start_episode()
         self.get_logger().info(f'reset: episode {self.robot.episode}')
         return response
 
