@@ -71,7 +71,7 @@ bench-perf: install $(BENCH_STAMP)
 	$(VENV)/bin/robo-reward bench perf
 
 lint: install
-	$(VENV)/bin/ruff check robo_reward tests
+	$(VENV)/bin/ruff check robo_reward tests ros2_ws
 
 format: install
 	$(VENV)/bin/ruff format robo_reward tests

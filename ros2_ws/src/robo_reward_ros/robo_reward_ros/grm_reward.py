@@ -173,6 +173,7 @@ class GRMRewardNode(LifecycleNode):
 
     def _configure(self) -> None:
         import torch
+
         from robo_reward.streams import (
             GRMRewardStream,
             StreamConfig,
