@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train)
 
     bench = commands.add_parser("bench", help="run a benchmark suite")
-    bench.add_argument("suite", help="suite name: quick, perf, dopamine, nav")
+    bench.add_argument("suite", help="suite name: quick, perf, soak, dopamine, nav")
     bench.add_argument("--results", default="results", help="results root folder")
     _add_config_arguments(bench)
     bench.set_defaults(handler=_cmd_bench)

@@ -143,9 +143,12 @@ def plan_nodes(
     enabled = {name: node for name, node in config.nodes.items() if node.enabled}
     if not enabled:
         raise RosUpError("the config starts no node: list some under 'nodes' (enabled: true)")
-    installed = installed_package_dir()
+    # A checkout's source wins over an installed copy: the nodes then run the same code as this
+    # robo_reward (and a package merely importable here, e.g. through a test's sys.path, is not
+    # mistaken for one the child processes can import).
     source = ros_package_source()
-    package_dir = installed or (source / ROS_PACKAGE if source is not None else None)
+    installed = None if source is not None else installed_package_dir()
+    package_dir = source / ROS_PACKAGE if source is not None else installed
     if package_dir is None:
         raise RosUpError(
             f"the ROS package {ROS_PACKAGE} is neither installed nor in this checkout: "
@@ -155,7 +158,7 @@ def plan_nodes(
         p.stem for p in package_dir.glob("*.py") if "\ndef main(" in p.read_text(errors="replace")
     )
     env: dict[str, str] = {}
-    if installed is None and source is not None:
+    if source is not None:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(source), os.environ.get("PYTHONPATH", "")) if p
         )

@@ -3,6 +3,12 @@
 Each suite writes ``results/<suite>/<timestamp>/`` (``results.json``, ``results.md`` and any
 plots). A run that is interrupted or fails still writes what it measured, marked
 ``"complete": false``, so partial figures are never mistaken for a finished run.
+
+grm_reward over ROS 2 is measured at two lengths: ``bench perf`` includes a short run (section
+"ROS grm_reward", key ``ros``: 20 s of cameras) for its latency, and ``bench soak`` runs only
+that measurement, for 5 minutes, the length over which memory growth and dropped rewards mean
+something. ``bench perf --set ros.seconds=300`` is the same soak inside the full perf suite and
+``--set ros.enabled=false`` leaves it out; without rclpy the section says it was skipped, and why.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from robo_reward.bench.grm_perf import GRMPerfConfig, grm_perf_markdown, run_grm
 from robo_reward.bench.nav import NavBenchConfig
 from robo_reward.bench.perf import PerfConfig, run_sim_perf, sim_perf_markdown
 from robo_reward.bench.results import new_run_dir, write_run
+from robo_reward.bench.ros_perf import RosPerfConfig
 from robo_reward.config import config_to_dict, load_config
 
 
@@ -33,6 +40,15 @@ class PerfSuiteConfig:
     sim: PerfConfig = field(default_factory=PerfConfig)
     grm: GRMPerfConfig = field(default_factory=GRMPerfConfig)
     controllers: ControllerPerfConfig = field(default_factory=ControllerPerfConfig)
+    ros: RosPerfConfig = field(default_factory=RosPerfConfig)
+    """grm_reward over DDS, 3 cameras at 30 Hz for 20 s (skipped where rclpy is absent)."""
+
+
+@dataclass(frozen=True)
+class SoakSuiteConfig:
+    """``bench soak``: grm_reward over DDS for 5 minutes: latency, dropped rewards, memory."""
+
+    ros: RosPerfConfig = field(default_factory=lambda: RosPerfConfig(seconds=300.0))
 
 
 @dataclass(frozen=True)
@@ -54,9 +70,25 @@ def _perf(
     sections.append(sim_perf_markdown(results["sim"]))
     results["grm"] = run_grm_perf(config.grm)
     sections.append(grm_perf_markdown(results["grm"]))
+    _ros(config.ros, results, sections)
     if config.controllers.enabled:
         results["controllers"] = run_controller_perf(config.controllers)
         sections.append(controller_perf_markdown(results["controllers"]))
+
+
+def _ros(config: RosPerfConfig, results: dict[str, Any], sections: list[str]) -> None:
+    """The ROS grm_reward section (its own processes; imports no rclpy here)."""
+    from robo_reward.bench.ros_perf import ros_perf_markdown, run_ros_perf
+
+    if config.enabled:
+        results["ros"] = run_ros_perf(config)
+        sections.append(ros_perf_markdown(results["ros"]))
+
+
+def _soak(
+    config: SoakSuiteConfig, run_dir: Path, results: dict[str, Any], sections: list[str]
+) -> None:
+    _ros(config.ros, results, sections)
 
 
 def _quick(
@@ -111,6 +143,9 @@ SUITES: dict[str, Suite] = {
         DopamineConfig, _dopamine, "GRM-shaped SAC on a held-out task, with ablations"
     ),
     "nav": Suite(NavBenchConfig, _nav, "maze exploration: TopoNav vs counts, RND, RDD"),
+    "soak": Suite(
+        SoakSuiteConfig, _soak, "grm_reward over ROS 2 for 5 minutes: latency, drops, memory"
+    ),
 }
 
 

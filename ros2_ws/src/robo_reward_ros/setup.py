@@ -31,6 +31,7 @@ setup(
             'policy = robo_reward_ros.policy:main',
             'sim_bridge = robo_reward_ros.sim_bridge:main',
             'demo_recorder = robo_reward_ros.demo_recorder:main',
+            'camera_player = robo_reward_ros.camera_player:main',
         ],
     },
 )
