@@ -25,13 +25,15 @@ import numpy as np
 
 from robo_reward.sim.env_config import EnvConfig
 from robo_reward.sim.experts import EXPERTS, ScriptedExpert
-from robo_reward.sim.nav.env import MazeNavEnv
+from robo_reward.sim.nav.env import ROVER_CAMERA, MazeNavEnv
 from robo_reward.sim.nav.follower import WaypointFollower
 from robo_reward.sim.nav.registration import NAV_TASKS, make_nav_env
 from robo_reward.sim.registration import TASKS, task_spec
 from robo_reward.sim.tasks.base import TabletopEnv
 
 ROBOT_KINDS = ("rover", "arm")
+STATE_KEYS = ("state", "object", "achieved_goal", "desired_goal")
+"""The tabletop env's non-image observation keys (:attr:`ArmReading.state`)."""
 
 
 def robot_kind(task: str) -> str:
@@ -86,6 +88,12 @@ class ArmReading:
     episode_done: bool = False
     """A scripted episode ended (success or its time limit); the robot holds still."""
     extra: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, np.ndarray] = field(default_factory=dict)
+    """The env's non-image observation keys, ``float32`` vectors: ``state`` (grip position,
+    grip velocity, finger positions and velocities), ``object`` (tasks with objects),
+    ``achieved_goal``, ``desired_goal``; what a state-based policy (``robo-reward train``'s
+    default ``obs_keys``) reads. In simulation ``object`` and the goals are privileged: read
+    from the simulator, where a real robot would need perception for them."""
 
 
 class _SimClock:
@@ -205,6 +213,21 @@ class SimulatedRover:
     def last_reading(self) -> RoverReading:
         return self._reading
 
+    def depth_points(self, depth: np.ndarray) -> np.ndarray:
+        """The forward camera's depth image (a reading's ``depth``) as ``(N, 3)`` points in the
+        rover's base frame (x ahead, y left, z up, m; the floor at z = 0): what a depth camera's
+        point cloud holds once transformed to ``base_link``. Pixels that see nothing (the far
+        clipping plane: sky over the walls) are dropped."""
+        from robo_reward.topo.pointcloud import CameraIntrinsics, CameraMount, depth_to_points
+
+        model = self.env.model
+        height, width = np.shape(depth)
+        intrinsics = CameraIntrinsics.from_mujoco(model, ROVER_CAMERA, width, height)
+        far = float(model.vis.map.zfar * model.stat.extent)
+        return depth_to_points(
+            depth, intrinsics, CameraMount.from_mujoco(model, ROVER_CAMERA), 0.999 * far
+        )
+
     def command(self, action: Any) -> None:
         """Take a normalised (forward, yaw rate) command in [-1, 1]^2 (clipped); NaN refused."""
         self.clock.set_command(_finite_action(action, 2))
@@ -275,7 +298,8 @@ class SimulatedArm:
     Args:
         task: a tabletop task of ``TASKS`` (``button_press``, ``push``, ...).
         seed: episode ``k`` resets with seed ``seed + k`` (placement, appearance unless fixed).
-        cameras: the camera views rendered into the readings (``front``, ``side``, ``wrist``).
+        cameras: the camera views rendered into the readings (``front``, ``side``, ``wrist``);
+            none for a state-based policy.
         image_size: image size in pixels (square).
         cmd_timeout: seconds of simulation time after which a command is stale.
         play_expert: the scripted expert acts instead of commands.
@@ -300,8 +324,6 @@ class SimulatedArm:
         if task not in TASKS:
             raise ValueError(f"{task!r} is not an arm task; arm tasks: {', '.join(TASKS)}")
         _check_seed("seed", seed)
-        if not cameras:
-            raise ValueError("the arm needs at least one camera view")
         config = env or EnvConfig()
         config = EnvConfig(
             **{**config.env_kwargs(), "cameras": tuple(cameras), "image_size": image_size}
@@ -325,6 +347,12 @@ class SimulatedArm:
     @property
     def action_scale(self) -> float:
         return self.env.action_scale
+
+    @property
+    def max_ee_speed(self) -> float:
+        """End-effector speed (m/s, per axis) of a translation action of 1: ``action_scale``
+        metres per step of ``dt`` s."""
+        return self.env.action_scale / self.env.dt
 
     @property
     def last_reading(self) -> ArmReading:
@@ -388,6 +416,11 @@ class SimulatedArm:
             success=bool(info["is_success"]),
             privileged_progress=float(info["privileged_progress"]),
             episode_done=self._done,
+            state={
+                key: np.asarray(value, dtype=np.float32)
+                for key, value in obs.items()
+                if key in STATE_KEYS
+            },
         )
 
     def close(self) -> None:

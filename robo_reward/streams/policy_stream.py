@@ -28,8 +28,15 @@ in the future by more than that (clocks that disagree), :meth:`~PolicyStream.act
 action with the reason. The goal is a set-point, latched by its publisher, so only its presence
 is required, not its age.
 
-Arm policies (an end-effector command from camera or state observations) are not supported:
-the stream drives a rover and refuses a policy whose action is not ``(forward, yaw rate)``.
+**Arm policies**: :class:`ArmPolicyStream` runs a policy trained on a tabletop task from state
+(``robo-reward train``'s default ``obs_keys``: ``state``, ``object``, ``desired_goal``; also
+``achieved_goal``), each key a vector held with its stamp, and turns its action
+``(dx, dy, dz, gripper)`` into an :class:`ArmCommand`: the normalised translation (the env moves
+the grip point ``action * action_scale`` m per step of ``dt`` s, i.e. at ``action *
+action_scale / dt`` m/s) and the gripper command (-1 closed, +1 open). Its safety stop sends a
+zero translation and *holds* the gripper at its last command (opening it would drop a held
+object). Image-reading arm policies are refused. :class:`PolicyStream` refuses a policy whose
+action is not ``(forward, yaw rate)`` and names :class:`ArmPolicyStream` for a 4-D action.
 """
 
 from __future__ import annotations
@@ -50,9 +57,13 @@ from robo_reward.topo.objectives import SafetyConfig, filter_action
 from robo_reward.topo.occupancy import Pose2D, ScanSpec
 
 __all__ = [
+    "ARM_KEYS",
     "INPUTS",
     "SHIPPED_POLICIES",
     "SUPPLIED_KEYS",
+    "ArmCommand",
+    "ArmPolicyStream",
+    "ArmPolicyStreamConfig",
     "PolicyCommand",
     "PolicyKeyError",
     "PolicyStream",
@@ -153,8 +164,10 @@ class PolicyStream:
         if policy.action_dim != 2:
             raise ValueError(
                 f"the policy's action has {policy.action_dim} dimensions; PolicyStream drives a "
-                "rover, action (forward, yaw rate) (arm policies are not supported)"
-            )
+                "rover, action (forward, yaw rate)"
+                + (" (a 4-D action is an arm's: use ArmPolicyStream, the policy node's mode: arm)"
+                   if policy.action_dim == 4 else "")
+            )  # fmt: skip
         spaces = policy.observation_space.spaces
         for key in keys:
             shape = tuple(spaces[key].shape)
@@ -385,3 +398,217 @@ def resolve_policy_path(path: str | os.PathLike[str]) -> Path:
             f"{sorted(SHIPPED_POLICIES)}"
         )
     return resolved
+
+
+# ---------------------------------------------------------------------------------------- arm
+ARM_KEYS = ("state", "object", "achieved_goal", "desired_goal")
+"""Observation keys of the tabletop tasks an arm policy may read (vectors; the env's images are
+not supplied): ``state`` (10: grip position, grip velocity, finger positions and velocities),
+``object`` (task-specific object state), ``achieved_goal`` and ``desired_goal``."""
+
+ARM_ACTION_DIM = 4
+
+
+@dataclass(frozen=True)
+class ArmPolicyStreamConfig:
+    max_age_ms: float = 500.0
+    """An input the policy needs older than this (against ``now``) stops the hand."""
+    deterministic: bool = True
+    """Act with the policy's mean action (False: sample)."""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.max_age_ms) and self.max_age_ms > 0):
+            raise ValueError(f"max_age_ms must be a finite number > 0, got {self.max_age_ms}")
+
+
+@dataclass(frozen=True)
+class ArmCommand:
+    """One end-effector command."""
+
+    stamp_ns: int
+    translation: np.ndarray
+    """``float32 (3,)`` normalised grip-point velocity in [-1, 1] (times ``action_scale / dt``
+    m/s); zeros when stopped."""
+    gripper: float | None
+    """Gripper command in [-1, 1] (-1 closed, +1 open). While stopped, the last one commanded
+    (held); None when none has been commanded yet (leave the gripper as it is)."""
+    stopped: bool
+    reason: str = ""
+    policy_action: np.ndarray | None = None
+    """The policy's action (None when stopped)."""
+
+
+class ArmPolicyStream:
+    """Latest state vectors in, an end-effector command out (see the module docstring).
+
+    ``policy``: a :class:`~robo_reward.rl.policy.Policy` with a 4-D action (a tabletop task's
+    ``(dx, dy, dz, gripper)``) reading keys of :data:`ARM_KEYS` (or use :meth:`from_file`).
+    """
+
+    def __init__(
+        self, policy: Policy, config: ArmPolicyStreamConfig = ArmPolicyStreamConfig()
+    ) -> None:
+        self.policy = policy.eval()
+        self.config = config
+        keys = policy.keys
+        if keys is None:
+            raise PolicyKeyError(
+                "the policy takes a flat array observation; ArmPolicyStream assembles dict "
+                f"observations with keys {list(ARM_KEYS)} (train with obs_keys)"
+            )
+        unknown = [k for k in keys if k not in ARM_KEYS]
+        if unknown:
+            raise PolicyKeyError(
+                f"the policy reads observation keys {unknown} that cannot be supplied; the "
+                f"policy node in arm mode supplies {list(ARM_KEYS)} (one topic each, "
+                "arm/<key>; camera images are not supported)"
+            )
+        if policy.action_dim != ARM_ACTION_DIM:
+            raise ValueError(
+                f"the policy's action has {policy.action_dim} dimensions; an arm policy's is "
+                "(dx, dy, dz, gripper)"
+                + (" (a 2-D action is a rover's: mode rover)" if policy.action_dim == 2 else "")
+            )  # fmt: skip
+        spaces = policy.observation_space.spaces
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        for key in keys:
+            shape = tuple(spaces[key].shape)
+            if len(shape) != 1:
+                raise ValueError(f"the policy's {key!r} has shape {shape}; expected a vector")
+            self.shapes[key] = shape
+        self.keys: tuple[str, ...] = tuple(keys)
+        self.needs = self.keys
+        """Inputs needed to act: one per key."""
+        self.commands = 0
+        self.stops: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self.last_refusal: dict[str, str] = {}
+        self.last: ArmCommand | None = None
+        self._gripper: float | None = None
+        self._values: dict[str, _Held] = {}
+        self._reported: Counter[str] = Counter()
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        config: ArmPolicyStreamConfig = ArmPolicyStreamConfig(),
+    ) -> ArmPolicyStream:
+        """A stream on a policy saved by :func:`~robo_reward.rl.policy.save_policy` (e.g. the
+        ``policy.safetensors`` of a ``robo-reward train`` run on a tabletop task)."""
+        return cls(load_policy(resolve_policy_path(path)), config)
+
+    @property
+    def task(self) -> str | None:
+        """The task the policy was trained on, when its file says (``robo-reward train``)."""
+        task = self.policy.extra.get("task") if self.policy.extra else None
+        return None if task is None else str(task)
+
+    # ------------------------------------------------------------------ inputs
+    def reset(self) -> None:
+        """Forget every input and the held gripper command."""
+        self._values.clear()
+        self._gripper = None
+
+    def note_refused(self, what: str, reason: str) -> None:
+        """Count an input refused before it reached the stream (reported on the status)."""
+        self.refused[what] += 1
+        self.last_refusal[what] = reason
+
+    def set_input(self, key: str, stamp_ns: int, value: np.ndarray) -> None:
+        """The latest value of observation key ``key`` (a vector of the policy's shape), at
+        ``stamp_ns``. Wrong shapes, NaN and infinity are refused (``ValueError``)."""
+        if key not in self.shapes:
+            raise ValueError(f"the policy does not read {key!r}; it reads {list(self.keys)}")
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != self.shapes[key]:
+            reason = f"{key} must have shape {self.shapes[key]}, got {value.shape}"
+            self.note_refused(key, reason)
+            raise ValueError(reason)
+        if not np.all(np.isfinite(value)):
+            reason = f"{key} has NaN or infinite values"
+            self.note_refused(key, reason)
+            raise ValueError(reason)
+        self._values[key] = _Held(int(stamp_ns), value)
+
+    # ------------------------------------------------------------------ acting
+    def age_ms(self, key: str, now_ns: int) -> float | None:
+        held = self._values.get(key)
+        return None if held is None else (int(now_ns) - held.stamp_ns) / 1e6
+
+    def check_inputs(self, now_ns: int) -> str:
+        """Why the stream cannot act at ``now_ns`` ("" when it can)."""
+        problems = []
+        limit = self.config.max_age_ms
+        for key in self.needs:
+            age = self.age_ms(key, now_ns)
+            if age is None:
+                problems.append((f"{key} missing", f"no {key} yet"))
+            elif age > limit:
+                problems.append((f"{key} stale", f"{key} is {age:.0f} ms old (max {limit:g})"))
+            elif age < -limit:
+                problems.append(
+                    (f"{key} in the future",
+                     f"{key} is stamped {-age:.0f} ms in the future (clocks disagree: "
+                     "use_sim_time?)")
+                )  # fmt: skip
+        for cause, _ in problems:
+            self.stops[cause] += 1
+        return "; ".join(text for _, text in problems)
+
+    def act(self, now_ns: int) -> ArmCommand:
+        """The command for ``now_ns``: the policy's action, or a stop (zero translation, the
+        gripper held) with the reason."""
+        now_ns = int(now_ns)
+        self.commands += 1
+        reason = self.check_inputs(now_ns)
+        if reason:
+            return self._stop(now_ns, reason)
+        observation = {k: self._values[k].value.astype(np.float32) for k in self.keys}
+        try:
+            raw = self.policy.act(observation, deterministic=self.config.deterministic)
+        except ValueError as error:
+            self.stops["policy refused the observation"] += 1
+            return self._stop(now_ns, f"policy refused the observation: {error}")
+        action = np.clip(np.asarray(raw, dtype=np.float32), -1.0, 1.0)
+        self._gripper = float(action[3])
+        self.last = ArmCommand(now_ns, action[:3].copy(), self._gripper, False, "", raw)
+        return self.last
+
+    def _stop(self, now_ns: int, reason: str) -> ArmCommand:
+        self.last = ArmCommand(now_ns, np.zeros(3, dtype=np.float32), self._gripper, True, reason)
+        return self.last
+
+    # ------------------------------------------------------------------ diagnostics
+    def status(self, now_ns: int) -> StreamStatus:
+        """Level, message and values for ``/diagnostics`` (WARN while stopped, with why)."""
+        problems: list[tuple[int, str]] = []
+        last = self.last
+        if last is None:
+            problems.append((WARN, "no command computed yet"))
+        elif last.stopped:
+            problems.append((WARN, f"safety stop (zero twist, gripper held): {last.reason}"))
+        new = self.refused - self._reported
+        for what, n in sorted(new.items()):
+            problems.append((WARN, f"{n} {what} input(s) refused: {self.last_refusal[what]}"))
+        self._reported = Counter(self.refused)
+        if problems:
+            level = max(level for level, _ in problems)
+            message = " | ".join(text for _, text in problems)
+        else:
+            level, message = OK, "acting"
+        values = {
+            "keys": ",".join(self.keys),
+            "max_age_ms": f"{self.config.max_age_ms:g}",
+            "commands": str(self.commands),
+            "stops": ",".join(f"{k}:{n}" for k, n in sorted(self.stops.items())),
+            "refused": ",".join(f"{k}:{n}" for k, n in sorted(self.refused.items())),
+            "last_translation": "" if last is None else ",".join(
+                f"{a:.3f}" for a in last.translation),
+            "gripper": "" if last is None or last.gripper is None else f"{last.gripper:.3f}",
+            "stopped": "" if last is None else str(last.stopped).lower(),
+        }  # fmt: skip
+        for key in self.needs:
+            age = self.age_ms(key, now_ns)
+            values[f"{key}_age_ms"] = "" if age is None else f"{age:.0f}"
+        return StreamStatus(level, message, values)

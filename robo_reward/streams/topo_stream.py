@@ -8,7 +8,13 @@ arm of ``robo-reward bench nav`` (the one its low-level policies were trained un
 distance to the goal, or the goal once the map reaches it) and a path to it on the occupancy
 grid. Odometry and scans are pushed one message at a time with their stamps; each scan is paired
 with the odometry nearest in stamp (within ``tolerance_ms``) and makes one update, which returns
-a :class:`TopoStep`:
+a :class:`TopoStep`. A 3D point cloud (a depth camera's, a 3D lidar's) can stand in for the scan
+(:meth:`TopoMapperStream.push_cloud`): it becomes a virtual scan
+(:func:`~robo_reward.topo.pointcloud.cloud_to_scan`: ground and points above the robot removed,
+the nearest obstacle per beam sector), and sectors outside the sensor's view are left out of the
+occupancy grid, since unseen is unknown, not free. A camera's virtual scan covers a narrow
+wedge, so the map grows frontiers at its edges and place recognition (a heading-invariant scan
+signature) sees mostly "no return": nodes come mostly from distance travelled.
 
 - **waypoint**: the path point to steer toward (world x, y; the observation ``waypoint`` of the
   hierarchy's low level, :class:`~robo_reward.topo.wrapper.TopoNavRewards` with
@@ -56,7 +62,8 @@ from robo_reward.streams.grm_stream import ERROR, OK, WARN, StreamStatus
 from robo_reward.topo.explorer import ExplorerConfig, FrontierExplorer
 from robo_reward.topo.export import map_markers, map_to_geojson
 from robo_reward.topo.graph import MapUpdate, TopologicalMap
-from robo_reward.topo.occupancy import Pose2D, validate_scan
+from robo_reward.topo.occupancy import Pose2D, validate_observed, validate_scan
+from robo_reward.topo.pointcloud import CloudScanConfig, VirtualScan, cloud_to_scan
 from robo_reward.topo.rewards import TopoRewardConfig, topo_rewards
 
 __all__ = ["MISSING_GOAL_POLICIES", "TopoMapperStream", "TopoStep", "TopoStreamConfig"]
@@ -88,6 +95,8 @@ class TopoStreamConfig:
     """Without a goal: ``explore`` (frontiers by path cost alone) or ``refuse`` (no update)."""
     stall_s: float = 2.0
     """No scan for this long (wall clock of the stream) is an error."""
+    cloud: CloudScanConfig = field(default_factory=CloudScanConfig)
+    """How :meth:`TopoMapperStream.push_cloud` makes a point cloud into a scan."""
 
     def __post_init__(self) -> None:
         if self.missing_goal not in MISSING_GOAL_POLICIES:
@@ -172,8 +181,10 @@ class TopoMapperStream:
         self.dropped = 0
         """Scans replaced by a newer one before odometry of their time arrived."""
         self.last: TopoStep | None = None
+        self.last_cloud: VirtualScan | None = None
+        """The virtual scan of the last cloud pushed (:meth:`push_cloud`)."""
         self._odometry: deque[tuple[int, np.ndarray]] = deque(maxlen=64)
-        self._pending: tuple[int, np.ndarray] | None = None
+        self._pending: tuple[int, np.ndarray, np.ndarray | None] | None = None
         self._last_stamp: int | None = None
         self._latencies: deque[float] = deque(maxlen=200)
         self._events: list[tuple[int, str]] = []
@@ -242,23 +253,26 @@ class TopoMapperStream:
             self._odometry.clear()  # the clock went back: older odometry is of another run
         self._odometry.append((stamp_ns, odometry))
         if self._pending is not None:
-            scan_stamp, ranges = self._pending
+            scan_stamp, ranges, observed = self._pending
             match = self._match(scan_stamp)
             if match is not None:
                 self._pending = None
-                return self.update(scan_stamp, match, ranges, self.goal)
+                return self.update(scan_stamp, match, ranges, self.goal, observed)
         return None
 
-    def push_scan(self, stamp_ns: int, ranges: np.ndarray) -> TopoStep | None:
+    def push_scan(
+        self, stamp_ns: int, ranges: np.ndarray, observed: np.ndarray | None = None
+    ) -> TopoStep | None:
         """A scan in the map's layout (:attr:`beams` ranges, ``+inf`` or beyond the range: no
-        return). The update when odometry of its time is known; None while it waits for it.
-        Refuses bad scans and scans older than all odometry (``ValueError``)."""
+        return; ``observed``: optional bool mask of the beams the sensor saw, the others are
+        not mapped). The update when odometry of its time is known; None while it waits for
+        it. Refuses bad scans and scans older than all odometry (``ValueError``)."""
         stamp_ns = int(stamp_ns)
-        ranges = self._check_scan(ranges)
+        ranges, observed = self._check_scan(ranges, observed)
         self._last_input_s = time.monotonic()
         odometry = self._match(stamp_ns)
         if odometry is not None:
-            return self.update(stamp_ns, odometry, ranges, self.goal)
+            return self.update(stamp_ns, odometry, ranges, self.goal, observed)
         tolerance = int(self.config.tolerance_ms * 1e6)
         if self._odometry and stamp_ns < self._odometry[0][0] - tolerance:
             self._refuse(
@@ -268,8 +282,21 @@ class TopoMapperStream:
             )
         if self._pending is not None:
             self.dropped += 1
-        self._pending = (stamp_ns, ranges)
+        self._pending = (stamp_ns, ranges, observed)
         return None
+
+    def push_cloud(self, stamp_ns: int, points: np.ndarray) -> TopoStep | None:
+        """A 3D point cloud ``(N, 3)`` in the robot's base frame (a depth camera's or a 3D
+        lidar's), made into a virtual scan by :func:`~robo_reward.topo.pointcloud.cloud_to_scan`
+        with :attr:`TopoStreamConfig.cloud`; then as :meth:`push_scan`, with the sectors the
+        sensor did not see left out of the map (unknown, not free)."""
+        try:
+            scan = cloud_to_scan(points, self.beams, self.lidar_range, self.config.cloud)
+        except ValueError as error:
+            self.note_refused("cloud", str(error))
+            raise
+        self.last_cloud = scan
+        return self.push_scan(stamp_ns, scan.ranges, scan.observed)
 
     def _match(self, stamp_ns: int) -> np.ndarray | None:
         if not self._odometry:
@@ -297,9 +324,13 @@ class TopoMapperStream:
             )
         return odometry
 
-    def _check_scan(self, ranges: np.ndarray) -> np.ndarray:
+    def _check_scan(
+        self, ranges: np.ndarray, observed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        spec = self.config.explorer.map.scan
         try:
-            return validate_scan(ranges, self.config.explorer.map.scan)
+            ranges = validate_scan(ranges, spec)
+            return ranges, None if observed is None else validate_observed(observed, spec)
         except ValueError as error:
             self.note_refused("scan", str(error))
             raise
@@ -311,13 +342,15 @@ class TopoMapperStream:
         odometry: np.ndarray,
         ranges: np.ndarray,
         goal_xy: np.ndarray | None = None,
+        observed: np.ndarray | None = None,
     ) -> TopoStep:
         """One map update from a paired odometry vector and scan (and the goal in the world
-        frame, or None). Refuses bad input with ``ValueError`` (counted, map untouched)."""
+        frame, or None; ``observed``: the mask of the beams the sensor saw, None: all).
+        Refuses bad input with ``ValueError`` (counted, map untouched)."""
         start = time.perf_counter()
         stamp_ns = int(stamp_ns)
         odometry = self._check_odometry(odometry)
-        ranges = self._check_scan(ranges)
+        ranges, observed = self._check_scan(ranges, observed)
         self._last_input_s = time.monotonic()
         if goal_xy is not None or self.goal is not None:
             self.set_goal(goal_xy)
@@ -348,6 +381,8 @@ class TopoMapperStream:
             "lidar": ranges.astype(np.float32),
             "goal": world_to_rover(goal_world, pose),
         }
+        if observed is not None:
+            observation["lidar_observed"] = observed
         update = explorer.observe(observation)
         if update.relocalised:
             self.relocalisations += 1
@@ -458,4 +493,15 @@ class TopoMapperStream:
             "refused": ",".join(f"{k}:{n}" for k, n in sorted(self.refused.items())),
             "last_refusal": " | ".join(f"{k}: {v}" for k, v in sorted(self.last_refusal.items())),
             "dropped_scans": str(self.dropped),
+            **self._cloud_values(),
+        }
+
+    def _cloud_values(self) -> dict[str, str]:
+        scan = self.last_cloud
+        if scan is None:
+            return {}
+        return {
+            "cloud_observed_beams": str(int(scan.observed.sum())),
+            "cloud_obstacle_points": str(scan.obstacle_points),
+            "cloud_ground_points": str(scan.ground_points),
         }

@@ -35,7 +35,13 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from robo_reward.topo.occupancy import OccupancyGrid, Pose2D, ScanSpec, validate_scan
+from robo_reward.topo.occupancy import (
+    OccupancyGrid,
+    Pose2D,
+    ScanSpec,
+    validate_observed,
+    validate_scan,
+)
 from robo_reward.topo.place import PlaceDescriptor, PlaceRecognizer
 from robo_reward.topo.pointcloud import CameraIntrinsics, CameraMount, obstacle_points
 
@@ -104,16 +110,22 @@ class TopoObservation:
     ranges: np.ndarray
     rgb: np.ndarray | None = None
     depth: np.ndarray | None = None
+    observed: np.ndarray | None = None
+    """Bool mask of the beams the sensor saw (a camera's virtual scan,
+    :func:`~robo_reward.topo.pointcloud.cloud_to_scan`); None: all (a full-circle lidar).
+    Unobserved beams are not integrated into the occupancy grid."""
 
     @classmethod
     def from_nav(cls, obs: Mapping[str, np.ndarray]) -> TopoObservation:
-        """From a :class:`~robo_reward.sim.nav.env.MazeNavEnv` observation dict."""
+        """From a :class:`~robo_reward.sim.nav.env.MazeNavEnv` observation dict (optionally
+        with ``lidar_observed``, the mask of :attr:`observed`)."""
         missing = [key for key in ("lidar", "odometry") if key not in obs]
         if missing:
             raise ValueError(f"observation lacks {missing}; it has {sorted(obs)}")
         return cls(
-            Pose2D.from_odometry(obs["odometry"]), obs["lidar"], obs.get("rgb"), obs.get("depth")
-        )
+            Pose2D.from_odometry(obs["odometry"]), obs["lidar"], obs.get("rgb"), obs.get("depth"),
+            obs.get("lidar_observed"),
+        )  # fmt: skip
 
 
 @dataclass
@@ -237,6 +249,8 @@ class TopologicalMap:
         )
         cfg = self.config
         ranges = validate_scan(obs.ranges, cfg.scan)
+        if obs.observed is not None:
+            validate_observed(obs.observed, cfg.scan)
         pose = obs.pose
         if self.grid is None:
             self.grid = OccupancyGrid(cfg.grid_size, cfg.grid_resolution, (pose.x, pose.y))
@@ -254,7 +268,7 @@ class TopologicalMap:
         self._last_pose = pose
         self.trajectory.append((pose.x, pose.y))
 
-        self.grid.integrate_scan(pose, ranges, cfg.scan)
+        self.grid.integrate_scan(pose, ranges, cfg.scan, obs.observed)
         clearance = float(ranges.min())
         if self.camera is not None and obs.depth is not None:
             obstacles = obstacle_points(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["OccupancyGrid", "Pose2D", "ScanSpec", "validate_scan"]
+__all__ = ["OccupancyGrid", "Pose2D", "ScanSpec", "validate_observed", "validate_scan"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,17 @@ def validate_scan(ranges: np.ndarray, spec: ScanSpec) -> np.ndarray:
     return np.minimum(ranges, spec.max_range)
 
 
+def validate_observed(observed: np.ndarray, spec: ScanSpec) -> np.ndarray:
+    """A per-beam mask of the beams a sensor saw, as bool ``(beams,)``, or a clear error."""
+    mask = np.asarray(observed)
+    if mask.shape != (spec.beams,) or mask.dtype != np.bool_:
+        raise ValueError(
+            f"observed must be a bool mask of shape ({spec.beams},) (one per beam), got "
+            f"{mask.dtype} {mask.shape}"
+        )
+    return mask
+
+
 class OccupancyGrid:
     """A global log-odds occupancy grid filled by ray casting.
 
@@ -149,10 +160,25 @@ class OccupancyGrid:
         return np.all((rc >= 0) & (rc < self.cells), axis=-1)
 
     # ----------------------------------------------------------------- updates
-    def integrate_scan(self, pose: Pose2D, ranges: np.ndarray, spec: ScanSpec) -> None:
-        """Ray-cast one validated scan from ``pose`` (beams in the robot frame)."""
+    def integrate_scan(
+        self,
+        pose: Pose2D,
+        ranges: np.ndarray,
+        spec: ScanSpec,
+        observed: np.ndarray | None = None,
+    ) -> None:
+        """Ray-cast one validated scan from ``pose`` (beams in the robot frame).
+
+        A beam reading ``max_range`` (no return) clears the cells along its whole length. A
+        sensor that does not see the full circle (a camera's virtual scan,
+        :func:`~robo_reward.topo.pointcloud.cloud_to_scan`) passes ``observed``, a bool mask of
+        its beams: the others are unknown, not free, and are skipped.
+        """
         ranges = validate_scan(ranges, spec)
         angles = spec.angles + pose.yaw
+        if observed is not None:
+            observed = validate_observed(observed, spec)
+            ranges, angles = ranges[observed], angles[observed]
         directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
         step = 0.5 * self.resolution
         samples = np.arange(0.0, spec.max_range, step)

@@ -68,9 +68,17 @@ def ros_env(domain_id: int) -> dict[str, str]:
 
 
 class NodeProcess:
-    """A node started as ``python -m robo_reward_ros.<module> --ros-args --params-file ...``."""
+    """A node started as ``python -m robo_reward_ros.<module> --ros-args --params-file ...``
+    (``remaps``: topic remappings, ``-r from:=to``)."""
 
-    def __init__(self, module: str, params: dict[str, Any], domain_id: int, tmp_path: Path) -> None:
+    def __init__(
+        self,
+        module: str,
+        params: dict[str, Any],
+        domain_id: int,
+        tmp_path: Path,
+        remaps: dict[str, str] | None = None,
+    ) -> None:
         params_file = tmp_path / f"{module}_params.yaml"
         params_file.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
         self.log_path = tmp_path / f"{module}.log"
@@ -83,6 +91,7 @@ class NodeProcess:
                 "--ros-args",
                 "--params-file",
                 str(params_file),
+                *(arg for a, b in (remaps or {}).items() for arg in ("-r", f"{a}:={b}")),
             ],
             env=ros_env(domain_id),
             stdout=self._log,

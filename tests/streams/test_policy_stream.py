@@ -14,7 +14,10 @@ from gymnasium import spaces
 
 from robo_reward.rl.policy import Policy, save_policy
 from robo_reward.streams.policy_stream import (
+    ARM_KEYS,
     SHIPPED_POLICIES,
+    ArmPolicyStream,
+    ArmPolicyStreamConfig,
     PolicyKeyError,
     PolicyStream,
     PolicyStreamConfig,
@@ -163,7 +166,7 @@ def test_policies_it_cannot_feed_are_refused(tmp_path):
     assert "['rgb']" in message and "['goal', 'lidar', 'odometry', 'waypoint']" in message
 
     arm = saved_policy(tmp_path / "arm.safetensors", action_dim=4)
-    with pytest.raises(ValueError, match="4 dimensions.*arm policies are not supported"):
+    with pytest.raises(ValueError, match="4 dimensions.*an arm's: use ArmPolicyStream"):
         PolicyStream.from_file(arm)
 
     flat = Policy(spaces.Box(-1, 1, (8,), np.float32), spaces.Box(-1, 1, (2,), np.float32))
@@ -182,3 +185,78 @@ def test_a_policy_without_goal_or_waypoint_needs_only_what_it_reads(tmp_path):
     stream.set_odometry(T0, np.array([0.0, 0.0, math.cos(0.3), math.sin(0.3), 0.0, 0.0]))
     stream.set_scan(T0, np.full(36, 2.0))
     assert not stream.act(T0).stopped
+
+
+# ---------------------------------------------------------------------------------------- arm
+def arm_space(object_dim: int = 0) -> spaces.Dict:
+    """The state keys of a tabletop task's observation (reach: no object)."""
+    unbounded = {"low": -np.inf, "high": np.inf, "dtype": np.float32}
+    keys = {"state": (10,), "achieved_goal": (3,), "desired_goal": (3,)}
+    if object_dim:
+        keys["object"] = (object_dim,)
+    return spaces.Dict({k: spaces.Box(shape=shape, **unbounded) for k, shape in keys.items()})
+
+
+def saved_arm_policy(path: Path, keys=("state", "desired_goal"), space=None) -> Path:
+    torch.manual_seed(0)
+    policy = Policy(
+        space or arm_space(), spaces.Box(-1.0, 1.0, (4,), np.float32), keys=keys, hidden=(16,)
+    )
+    return save_policy(path, policy, algo="sac", extra={"task": "reach"})
+
+
+def test_arm_stream_acts_on_state_and_holds_the_gripper_when_it_stops(tmp_path):
+    stream = ArmPolicyStream.from_file(
+        saved_arm_policy(tmp_path / "arm.safetensors"), ArmPolicyStreamConfig(max_age_ms=200)
+    )
+    assert stream.keys == stream.needs == ("state", "desired_goal") and stream.task == "reach"
+    assert set(stream.keys) <= set(ARM_KEYS)
+    stopped = stream.act(T0)  # nothing yet: stop, no gripper command to hold
+    assert stopped.stopped and stopped.gripper is None and "no state yet" in stopped.reason
+
+    state = np.linspace(-0.2, 0.2, 10)
+    goal = np.array([0.0, 0.1, 0.2])
+    stream.set_input("state", T0, state)
+    stream.set_input("desired_goal", T0, goal)
+    command = stream.act(T0 + 50 * MS)
+    expected = stream.policy.act(
+        {"state": state.astype(np.float32), "desired_goal": goal.astype(np.float32)}
+    )
+    assert not command.stopped
+    np.testing.assert_allclose(command.translation, expected[:3], atol=1e-6)
+    assert command.gripper == pytest.approx(float(expected[3]))
+    assert np.all(np.abs(command.translation) <= 1.0)
+
+    # The goal keeps coming, the state does not: 250 ms later a stop, the gripper held.
+    stream.set_input("desired_goal", T0 + 240 * MS, goal)
+    held = stream.act(T0 + 250 * MS)
+    assert held.stopped and "state is 250 ms old (max 200)" in held.reason
+    assert not np.any(held.translation) and held.gripper == command.gripper
+    status = stream.status(T0 + 250 * MS)
+    assert "safety stop (zero twist, gripper held)" in status.message
+    assert status.values["state_age_ms"] == "250" and status.values["stopped"] == "true"
+    # reset forgets the inputs and the held gripper.
+    stream.reset()
+    assert stream.act(T0 + 300 * MS).gripper is None
+
+
+def test_arm_stream_refuses_bad_input_and_policies_it_cannot_feed(tmp_path):
+    stream = ArmPolicyStream.from_file(saved_arm_policy(tmp_path / "arm.safetensors"))
+    with pytest.raises(ValueError, match=r"shape \(10,\)"):
+        stream.set_input("state", T0, np.zeros(9))
+    with pytest.raises(ValueError, match="NaN"):
+        stream.set_input("desired_goal", T0, [0.0, np.nan, 0.0])
+    with pytest.raises(ValueError, match="does not read 'object'"):
+        stream.set_input("object", T0, np.zeros(9))
+    assert stream.status(T0).values["refused"] == "desired_goal:1,state:1"
+
+    image = spaces.Dict({**arm_space().spaces, "front": spaces.Box(0, 255, (3, 32, 32), np.uint8)})
+    with_image = saved_arm_policy(tmp_path / "img.safetensors", ("state", "front"), image)
+    with pytest.raises(PolicyKeyError, match=r"\['front'\].*camera images are not supported"):
+        ArmPolicyStream.from_file(with_image)
+    rover = saved_policy(tmp_path / "rover.safetensors", keys=("odometry",))
+    with pytest.raises(PolicyKeyError, match=r"\['odometry'\]"):
+        ArmPolicyStream.from_file(rover)
+    two_d = Policy(arm_space(), spaces.Box(-1, 1, (2,), np.float32), keys=("state",))
+    with pytest.raises(ValueError, match="2 dimensions.*a rover's"):
+        ArmPolicyStream(two_d)

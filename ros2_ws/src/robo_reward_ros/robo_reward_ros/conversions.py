@@ -17,6 +17,12 @@ Conventions (those of :class:`robo_reward.sim.nav.env.MazeNavEnv` and REP 103/10
   end-effector velocity ``linear * dt / action_scale`` (``geometry_msgs/Twist``, world frame; the
   hand keeps pointing down, so ``angular`` is unused), the gripper a ``std_msgs/Float32`` in
   ``[-1, 1]`` (-1 closed, +1 open).
+- **Point clouds**: ``sensor_msgs/PointCloud2`` <-> ``(N, 3)`` x, y, z in ``header.frame_id``
+  (metres); decoded from the ``x``, ``y``, ``z`` fields at their offsets with numpy (any numeric
+  datatype, either endianness, padded points and rows), so ``sensor_msgs_py`` is not needed.
+- **Arm state**: an observation vector (``state``, ``desired_goal``, ...) as
+  ``std_msgs/Float32MultiArray``, one dimension labelled with the key. It has no header: a
+  subscriber ages it by its arrival time.
 - **Time**: ``builtin_interfaces/Time`` <-> integer nanoseconds.
 """
 
@@ -28,7 +34,8 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PoseStamped, Quaternion, Twist
 from nav_msgs.msg import Odometry
-from sensor_msgs.msg import LaserScan
+from sensor_msgs.msg import LaserScan, PointCloud2, PointField
+from std_msgs.msg import Float32MultiArray, MultiArrayDimension
 
 NS_PER_S = 1_000_000_000
 
@@ -233,3 +240,95 @@ def action_to_ee_twist(action: np.ndarray, dt: float, action_scale: float) -> tu
     msg = Twist()
     msg.linear.x, msg.linear.y, msg.linear.z = (float(a * action_scale / dt) for a in action[:3])
     return msg, float(action[3])
+
+
+# ------------------------------------------------------------------------------------ clouds
+_POINT_FIELD_TYPES = {
+    PointField.INT8: 'i1', PointField.UINT8: 'u1', PointField.INT16: 'i2',
+    PointField.UINT16: 'u2', PointField.INT32: 'i4', PointField.UINT32: 'u4',
+    PointField.FLOAT32: 'f4', PointField.FLOAT64: 'f8',
+}
+
+
+def cloud_to_points(msg: PointCloud2) -> np.ndarray:
+    """``sensor_msgs/PointCloud2`` -> ``float64 (N, 3)`` x, y, z in ``header.frame_id``.
+
+    Organised clouds (``height > 1``) are flattened; invalid points (NaN, REP 118's convention
+    for pixels without depth) are kept for the caller to drop. A cloud without ``x``, ``y``,
+    ``z`` fields, with a packed field (``count`` != 1), or whose data is shorter than its
+    layout says is refused.
+    """
+    fields = {f.name: f for f in msg.fields}
+    missing = [name for name in 'xyz' if name not in fields]
+    if missing:
+        raise ValueError(
+            f'the point cloud has no {missing} field(s); it has {sorted(fields)}')
+    points = int(msg.height) * int(msg.width)
+    if points == 0:
+        return np.zeros((0, 3))
+    order = '>' if msg.is_bigendian else '<'
+    names, formats, offsets = [], [], []
+    for name in 'xyz':
+        field = fields[name]
+        kind = _POINT_FIELD_TYPES.get(field.datatype)
+        if kind is None or field.count != 1:
+            raise ValueError(
+                f'point cloud field {name!r} has datatype {field.datatype}, count {field.count};'
+                ' expected one number')
+        names.append(name)
+        formats.append(order + kind)
+        offsets.append(int(field.offset))
+    step, row_step = int(msg.point_step), int(msg.row_step)
+    if step < max(o + np.dtype(f).itemsize for o, f in zip(offsets, formats, strict=True)):
+        raise ValueError(f'point_step {step} is smaller than the x, y, z fields it holds')
+    if row_step < step * int(msg.width):
+        raise ValueError(f'row_step {row_step} < point_step {step} x width {msg.width}')
+    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    if data.size < row_step * int(msg.height):
+        raise ValueError(
+            f'point cloud data has {data.size} bytes; its layout needs '
+            f'{row_step * int(msg.height)} (row_step x height)')
+    rows = data[: row_step * int(msg.height)].reshape(int(msg.height), row_step)
+    packed = np.ascontiguousarray(rows[:, : step * int(msg.width)]).reshape(points, step)
+    dtype = np.dtype({'names': names, 'formats': formats, 'offsets': offsets, 'itemsize': step})
+    structured = packed.view(dtype).reshape(points)
+    return np.stack([structured[name].astype(np.float64) for name in 'xyz'], axis=1)
+
+
+def points_to_cloud(points: np.ndarray, stamp_ns: int, frame_id: str) -> PointCloud2:
+    """``(N, 3)`` x, y, z (m) -> an unorganised ``sensor_msgs/PointCloud2`` (``float32`` x, y, z
+    at offsets 0, 4, 8; ``is_dense`` when every point is finite)."""
+    points = np.asarray(points, dtype='<f4')
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise ValueError(f'points must be (N, 3), got shape {points.shape}')
+    msg = PointCloud2()
+    msg.header.stamp = ns_to_time(stamp_ns)
+    msg.header.frame_id = frame_id
+    msg.height, msg.width = 1, int(points.shape[0])
+    msg.fields = [
+        PointField(name=name, offset=4 * i, datatype=PointField.FLOAT32, count=1)
+        for i, name in enumerate('xyz')
+    ]
+    msg.is_bigendian = False
+    msg.point_step = 12
+    msg.row_step = 12 * msg.width
+    msg.is_dense = bool(np.all(np.isfinite(points)))
+    msg.data = np.ascontiguousarray(points).tobytes()
+    return msg
+
+
+# ------------------------------------------------------------------------------------ arm state
+def vector_to_msg(key: str, vector: np.ndarray) -> Float32MultiArray:
+    """An observation vector -> ``std_msgs/Float32MultiArray`` (one dimension labelled ``key``)."""
+    vector = np.asarray(vector, dtype=np.float32).ravel()
+    msg = Float32MultiArray()
+    msg.layout.dim = [MultiArrayDimension(label=key, size=vector.size, stride=vector.size)]
+    msg.data = vector.tolist()
+    return msg
+
+
+def msg_to_vector(msg: Float32MultiArray) -> np.ndarray:
+    """``std_msgs/Float32MultiArray`` -> ``float32`` vector (its data; the layout's offset
+    honoured). NaN and infinity are left for the caller to refuse."""
+    offset = int(msg.layout.data_offset)
+    return np.asarray(msg.data, dtype=np.float32)[offset:]

@@ -10,12 +10,20 @@ Rover
     publishes ``odom`` (nav_msgs/Odometry, ``odom`` -> ``base_link``), ``scan``
     (sensor_msgs/LaserScan, sensor QoS), ``goal_pose`` (geometry_msgs/PoseStamped in ``odom``,
     which is the world frame here: the odometry is exact; latched), with ``cameras: [rover]``
-    ``camera/image_raw``, ``camera/image_raw/compressed`` and ``camera/depth/image_raw``;
+    ``camera/image_raw``, ``camera/image_raw/compressed``, ``camera/depth/image_raw`` and
+    ``camera/points`` (sensor_msgs/PointCloud2: the depth image back-projected and transformed
+    to ``base_frame``, as depth_image_proc + TF would give; only while subscribed);
     subscribes ``cmd_vel`` (geometry_msgs/Twist).
 Arm
     publishes ``cam/<view>/image_raw`` and ``cam/<view>/image_raw/compressed`` per camera view
-    (sensor QoS) and ``arm/ee_pose`` (the grip point, PoseStamped in ``world``); subscribes
-    ``arm/ee_twist`` (geometry_msgs/Twist, end-effector velocity in m/s) and ``arm/gripper``
+    (sensor QoS; ``cameras: [none]`` for none), ``arm/ee_pose`` (the grip point, PoseStamped in
+    ``world``) and the env's state observation, one std_msgs/Float32MultiArray per key (what a
+    state-based policy reads, e.g. the ``policy`` node in ``mode: arm``): ``arm/state`` (grip
+    position, grip velocity, finger positions and velocities), ``arm/object`` (tasks with
+    objects), ``arm/achieved_goal``, ``arm/desired_goal``. Object state and goals are
+    *privileged*: read from the simulator, where a real robot needs perception for them.
+    Subscribes ``arm/ee_twist`` (geometry_msgs/Twist, end-effector velocity in m/s: the env's
+    action times ``action_scale / dt``, 1.25 m/s for an action of 1) and ``arm/gripper``
     (std_msgs/Float32, -1 closed .. +1 open).
 Both
     publish ``/clock`` (rosgraph_msgs/Clock), ``sim/success`` (std_msgs/Bool, every step),
@@ -41,8 +49,8 @@ from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CompressedImage, Image, LaserScan
-from std_msgs.msg import Bool, Float32, Int32
+from sensor_msgs.msg import CompressedImage, Image, LaserScan, PointCloud2
+from std_msgs.msg import Bool, Float32, Float32MultiArray, Int32
 from std_srvs.srv import Empty
 
 from robo_reward.sim.robots import (
@@ -65,12 +73,16 @@ from robo_reward_ros.conversions import (
     lidar_to_scan,
     ns_to_time,
     odometry_to_msg,
+    points_to_cloud,
     pose_stamped,
     twist_to_action,
+    vector_to_msg,
 )
 from robo_reward_ros.images import rgb_to_compressed, rgb_to_image
 
 ROVER_VIEW = 'rover'
+NO_CAMERA = 'none'
+"""``cameras: [none]``: no camera (``[]`` in a parameter file has no type and is ignored)."""
 
 
 def depth_msg(depth: np.ndarray, stamp_ns: int, frame_id: str) -> Image:
@@ -102,8 +114,9 @@ class SimBridge(Node):
                        read_only=True)
         cameras = declare(
             self, 'cameras', Parameter.Type.STRING_ARRAY,
-            'camera views to publish: rover [] or [rover]; arm a subset of [front, side, wrist] '
-            '(default: rover none, arm [front, side])', read_only=True, required=False)
+            'camera views to publish: rover [] or [rover]; arm a subset of [front, side, wrist]; '
+            '[none]: no camera (an empty list is untyped in ROS parameters: unset) (default: '
+            'rover none, arm [front, side])', read_only=True, required=False)
         image_size = declare(self, 'image_size', 96, 'camera image size in pixels (square)',
                              read_only=True)
         self.jpeg_quality = declare(self, 'jpeg_quality', 90, 'JPEG quality of the compressed '
@@ -140,6 +153,8 @@ class SimBridge(Node):
         if rate_hz < 0:
             raise NodeConfigError(f'rate_hz must be >= 0, got {rate_hz}')
         self.kind = robot_kind(self.task)
+        if cameras is not None and list(cameras) == [NO_CAMERA]:
+            cameras = []
         start_ns = time.time_ns() if clock_start == 'wall' else 0
         if self.kind == 'rover':
             cameras = [] if cameras is None else list(cameras)
@@ -172,6 +187,7 @@ class SimBridge(Node):
                     'camera_optical_frame')
                 self.depth_pub = self.create_publisher(Image, 'camera/depth/image_raw',
                                                        SENSOR_QOS)
+                self.points_pub = self.create_publisher(PointCloud2, 'camera/points', SENSOR_QOS)
             self.create_subscription(Twist, 'cmd_vel', self._on_cmd_vel, COMMAND_QOS)
         else:
             for view in cameras:
@@ -181,6 +197,10 @@ class SimBridge(Node):
                                           SENSOR_QOS),
                     f'cam_{view}_optical_frame')
             self.ee_pub = self.create_publisher(PoseStamped, 'arm/ee_pose', COMMAND_QOS)
+            self.state_pubs = {
+                key: self.create_publisher(Float32MultiArray, f'arm/{key}', COMMAND_QOS)
+                for key in self.robot.last_reading.state
+            }
             self.progress_pub = self.create_publisher(Float32, 'sim/privileged_progress',
                                                       COMMAND_QOS)
             self.create_subscription(Twist, 'arm/ee_twist', self._on_ee_twist, COMMAND_QOS)
@@ -266,6 +286,9 @@ class SimBridge(Node):
                 self._publish_image(ROVER_VIEW, reading.rgb, stamp)
                 frame = self.image_pubs[ROVER_VIEW][2]
                 self.depth_pub.publish(depth_msg(reading.depth, stamp, frame))
+                if self.points_pub.get_subscription_count() > 0:
+                    points = self.robot.depth_points(reading.depth)
+                    self.points_pub.publish(points_to_cloud(points, stamp, self.base_frame))
         else:
             for view, rgb in reading.images.items():
                 self._publish_image(view, rgb, stamp)
@@ -273,6 +296,8 @@ class SimBridge(Node):
             pose = pose_stamped(x, y, 0.0, stamp, self.world_frame)
             pose.pose.position.z = float(z)
             self.ee_pub.publish(pose)
+            for key, vector in reading.state.items():
+                self.state_pubs[key].publish(vector_to_msg(key, vector))
             self.progress_pub.publish(Float32(data=reading.privileged_progress))
         self.success_pub.publish(Bool(data=reading.success))
 

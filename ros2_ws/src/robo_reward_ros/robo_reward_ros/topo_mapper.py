@@ -1,5 +1,5 @@
 """topo_mapper: TopoNav's topological map, subgoal, waypoint and intrinsic reward from odometry
-and a laser scan (a plain node: the map holds no model).
+and a laser scan or a 3D point cloud (a plain node: the map holds no model).
 
 All logic is :class:`robo_reward.streams.TopoMapperStream` (the high level of the ``toponav``
 bench arm: a frontier explorer on a topological map); this node moves messages.
@@ -9,10 +9,18 @@ Subscribes
     (best effort, which hears reliable publishers too); each scan is paired with the odometry
     nearest in stamp, within ``tolerance_ms``, and makes one map update. A scan of another
     layout than the map's (``beams``, ``lidar_range``) is resampled; it must cover the full
-    circle. ``goal_pose`` (geometry_msgs/PoseStamped in the odometry frame; ``goal_qos``
-    latched or volatile), optional: without a goal the mapper explores (``missing_goal:
-    explore``) or publishes nothing (``refuse``). Optionally ``episode_topic``
-    (std_msgs/Int32, e.g. sim_bridge's ``sim/episode``): every message starts a new map.
+    circle. With ``input: cloud``, ``cloud_topic`` (sensor_msgs/PointCloud2, sensor-data QoS,
+    in ``base_frame``: a depth camera's or a 3D lidar's cloud transformed to the robot's base,
+    e.g. sim_bridge's ``camera/points``) instead of ``scan``: each cloud becomes a virtual scan
+    (:func:`robo_reward.topo.pointcloud.cloud_to_scan`: open3d voxel downsampling, the ground
+    and points outside ``[cloud_min_height, cloud_max_height]`` removed, the nearest point per
+    beam sector) and is paired with odometry as a scan is. Sectors the sensor did not see (a
+    camera's field of view, ``cloud_fov_deg``, or where the cloud has no point) are left out of
+    the occupancy grid: unknown is not free. ``goal_pose`` (geometry_msgs/PoseStamped in the
+    odometry frame; ``goal_qos`` latched or volatile), optional: without a goal the mapper
+    explores (``missing_goal: explore``) or publishes nothing (``refuse``). Optionally
+    ``episode_topic`` (std_msgs/Int32, e.g. sim_bridge's ``sim/episode``): every message starts
+    a new map.
 Publishes, per update (stamped with the scan)
     ``~/waypoint`` (PoseStamped in the odometry frame, oriented from the robot toward it): the
     path point the low-level policy steers to. Without a path it is the origin of
@@ -27,9 +35,11 @@ Publishes, per update (stamped with the scan)
 Services
     ``~/reset`` (std_srvs/Trigger): start a new map.
 
-Bad input (NaN or empty scans, NaN odometry, goals in another frame) is refused with the reason on
-``/diagnostics`` and the log, and the map is not touched; an odometry jump is a relocalisation
-(reported, no edge across it); stamps going backwards start a new map (reported).
+Bad input (NaN or empty scans, NaN odometry, goals or clouds in another frame, clouds without
+x, y, z fields) is refused with the reason on ``/diagnostics`` and the log, and the map is not
+touched (NaN points of a cloud are invalid pixels, dropped); an odometry jump is a
+relocalisation (reported, no edge across it); stamps going backwards start a new map
+(reported).
 
 Run: ``ros2 run robo_reward_ros topo_mapper --ros-args --params-file config/topo_mapper.yaml``
 (or ``python -m robo_reward_ros.topo_mapper``).
@@ -46,7 +56,7 @@ from geometry_msgs.msg import Point, PoseStamped
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from sensor_msgs.msg import LaserScan
+from sensor_msgs.msg import LaserScan, PointCloud2
 from std_msgs.msg import Bool, ColorRGBA, Float32, Int32
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
@@ -60,6 +70,7 @@ from robo_reward_ros.common import (
     run_node,
 )
 from robo_reward_ros.conversions import (
+    cloud_to_points,
     msg_to_odometry,
     ns_to_time,
     pose_stamped,
@@ -68,6 +79,8 @@ from robo_reward_ros.conversions import (
 )
 
 GOAL_QOS = ('latched', 'volatile')
+INPUTS = ('scan', 'cloud')
+GROUND_METHODS = ('height', 'ransac')
 
 
 def markers_to_msg(markers: list[dict[str, Any]], stamp_ns: int) -> MarkerArray:
@@ -116,6 +129,7 @@ class TopoMapperNode(Node):
         from robo_reward.streams.topo_stream import TopoMapperStream, TopoStreamConfig
         from robo_reward.topo.explorer import ExplorerConfig
         from robo_reward.topo.occupancy import ScanSpec
+        from robo_reward.topo.pointcloud import CloudScanConfig
 
         beams = declare(self, 'beams', 36, "ranges per scan in the map's layout (beam i at "
                         '2 pi i / beams CCW from the heading); other scans are resampled',
@@ -143,6 +157,48 @@ class TopoMapperNode(Node):
         episode_topic = declare(self, 'episode_topic', '', 'std_msgs/Int32 topic whose every '
                                 'message starts a new map (sim_bridge: sim/episode); empty: '
                                 'none, use ~/reset', read_only=True)
+        self.input = declare(self, 'input', 'scan', 'what makes the map: scan (LaserScan on '
+                             'scan) or cloud (PointCloud2 on cloud_topic)', read_only=True)
+        cloud_topic = declare(self, 'cloud_topic', '', 'PointCloud2 topic in base_frame (e.g. '
+                              "sim_bridge's camera/points) for input: cloud; empty: off",
+                              read_only=True)
+        cloud = CloudScanConfig()
+        min_height = declare(self, 'cloud_min_height', cloud.min_height, 'cloud points lower '
+                             'than this (m, base frame z) are ground, not obstacles',
+                             read_only=True)
+        max_height = declare(self, 'cloud_max_height', cloud.max_height, 'cloud points higher '
+                             'than this (m) pass over the robot: its height plus a margin',
+                             read_only=True)
+        voxel = declare(self, 'cloud_voxel', cloud.voxel, 'voxel size (m) the cloud is '
+                        'downsampled to (open3d); 0: none', read_only=True)
+        ground = declare(self, 'cloud_ground', cloud.ground, 'ground removal: height (flat '
+                         'floor at z = 0 of base_frame) or ransac (the dominant plane)',
+                         read_only=True)
+        fov_deg = declare(self, 'cloud_fov_deg', 0.0, "horizontal field of view of the cloud's "
+                          'sensor (degrees; 360: a full-circle lidar); 0: the sectors holding '
+                          'points. Sectors outside it are not mapped (unknown, not free)',
+                          read_only=True)
+        fov_center_deg = declare(self, 'cloud_fov_center_deg', 0.0, 'direction of the '
+                                 "sensor's view (degrees CCW from the heading)", read_only=True)
+        if self.input not in INPUTS:
+            raise NodeConfigError(f'input must be one of {INPUTS}, got {self.input!r}')
+        if self.input == 'cloud' and not cloud_topic:
+            raise NodeConfigError('input is cloud but cloud_topic is empty: name the '
+                                  'PointCloud2 topic (e.g. camera/points)')
+        if self.input == 'scan' and cloud_topic:
+            raise NodeConfigError(f"cloud_topic is {cloud_topic!r} but input is scan: set input "
+                                  'to cloud to map from it (scan and cloud are not fused)')
+        if ground not in GROUND_METHODS:
+            raise NodeConfigError(f'cloud_ground must be one of {GROUND_METHODS}, got {ground!r}')
+        if not 0.0 <= fov_deg <= 360.0:
+            raise NodeConfigError(f'cloud_fov_deg must be in [0, 360], got {fov_deg}')
+        field_of_view = None
+        if fov_deg > 0:
+            centre, half = math.radians(fov_center_deg), math.radians(fov_deg) / 2
+            field_of_view = (-math.pi, math.pi) if fov_deg >= 360 else (
+                centre - half, centre + half)
+        cloud = CloudScanConfig(min_height=min_height, max_height=max_height, voxel=voxel,
+                                ground=ground, field_of_view=field_of_view)
         if beams < 1 or not (math.isfinite(lidar_range) and lidar_range > 0):
             raise NodeConfigError(f'need beams >= 1 and lidar_range > 0, got {beams}, '
                                   f'{lidar_range}')
@@ -153,7 +209,7 @@ class TopoMapperNode(Node):
             explorer.map, scan=ScanSpec(beams=beams, max_range=lidar_range)))
         config = TopoStreamConfig(
             explorer=explorer, tolerance_ms=tolerance_ms, markers_every=markers_every,
-            missing_goal=missing_goal, frame=self.frame_id or 'odom')
+            missing_goal=missing_goal, frame=self.frame_id or 'odom', cloud=cloud)
         self.stream = TopoMapperStream(config)  # ValueError: one line, exit 2 (run_node)
         self._odom_frame = self.frame_id or None
 
@@ -164,7 +220,10 @@ class TopoMapperNode(Node):
         self.markers_pub = self.create_publisher(MarkerArray, '~/markers', LATCHED_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_subscription(Odometry, 'odom', self._on_odom, SENSOR_QOS)
-        self.create_subscription(LaserScan, 'scan', self._on_scan, SENSOR_QOS)
+        if self.input == 'scan':
+            self.create_subscription(LaserScan, 'scan', self._on_scan, SENSOR_QOS)
+        else:
+            self.create_subscription(PointCloud2, cloud_topic, self._on_cloud, SENSOR_QOS)
         self.create_subscription(
             PoseStamped, 'goal_pose', self._on_goal,
             LATCHED_QOS if goal_qos == 'latched' else COMMAND_QOS)
@@ -174,8 +233,11 @@ class TopoMapperNode(Node):
         # Diagnostics on the wall clock: they keep coming when /clock (use_sim_time) stops.
         self.create_timer(
             1.0, self._publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME))
+        source = 'scans' if self.input == 'scan' else (
+            f'point clouds on {cloud_topic} (height band {min_height:g}-{max_height:g} m, '
+            f'field of view {f"{fov_deg:g} deg" if fov_deg else "from the points"}) as scans')
         self.get_logger().info(
-            f'mapping scans of {beams} beams ({lidar_range:g} m); goal on goal_pose '
+            f'mapping {source} of {beams} beams ({lidar_range:g} m); goal on goal_pose '
             f'({goal_qos}), without one: {missing_goal}')
 
     # ------------------------------------------------------------------ inputs
@@ -207,6 +269,25 @@ class TopoMapperNode(Node):
             step = stream.push_scan(time_to_ns(msg.header.stamp), ranges)
         except ValueError as error:
             self.get_logger().warning(f'scan refused: {error}', throttle_duration_sec=5.0)
+            return
+        if step is not None:
+            self._publish(step)
+
+    def _on_cloud(self, msg: PointCloud2) -> None:
+        frame = msg.header.frame_id
+        if frame and frame != self.base_frame:
+            self._refused('cloud', f"cloud in frame '{frame}', but it must be in base_frame "
+                                   f"'{self.base_frame}' (no TF lookup: transform it first)")
+            return
+        try:
+            points = cloud_to_points(msg)
+        except ValueError as error:
+            self._refused('cloud', str(error))
+            return
+        try:
+            step = self.stream.push_cloud(time_to_ns(msg.header.stamp), points)
+        except ValueError as error:
+            self.get_logger().warning(f'cloud refused: {error}', throttle_duration_sec=5.0)
             return
         if step is not None:
             self._publish(step)
