@@ -347,8 +347,14 @@ def nav_markdown(results: dict[str, Any]) -> str:
             "mazes",
         ]
         sections.append(
-            f"### {size if '_' in size else size + ' mazes'}, {results['steps']} env steps per "
-            "learning run\n\n" + markdown_table(header, rows)
+            f"### {size if '_' in size else size + ' mazes'}"
+            + (
+                f", {results['steps']} env steps per learning run"
+                if set(arms) & set(LEARNING_ARMS)
+                else ""
+            )
+            + "\n\n"
+            + markdown_table(header, rows)
         )
     return "\n\n".join(sections) + "\n"
 
