@@ -38,23 +38,19 @@ Run: ``python -m robo_reward_ros.camera_player --ros-args -p trajectory:=episode
 
 from __future__ import annotations
 
-import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
-from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Float32, Int32
 
-from robo_reward_ros.common import COMMAND_QOS, SENSOR_QOS, NodeConfigError, declare
+from robo_reward_ros.common import COMMAND_QOS, SENSOR_QOS, NodeConfigError, declare, run_node
 from robo_reward_ros.images import rgb_to_compressed, rgb_to_image
 
 PARAMETERS = {
@@ -385,31 +381,7 @@ def _number(text: str | None) -> float | None:
 
 def main(args: list[str] | None = None) -> int:
     """Init rclpy, build the player, run it to the end (or Ctrl-C), shut down: exit status."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: Any) -> None:
-        stop.set()
-
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    node = None
-    try:
-        try:
-            node = CameraPlayer()
-        except ValueError as error:  # NodeConfigError included: bad parameters, one line
-            print(f'camera_player: error: {error}', file=sys.stderr)
-            return 2
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        return node.run(executor, stop)
-    finally:
-        for signum in previous:
-            signal.signal(signum, signal.SIG_IGN)
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    return run_node(CameraPlayer, args, run=lambda node, executor, stop: node.run(executor, stop))
 
 
 if __name__ == '__main__':

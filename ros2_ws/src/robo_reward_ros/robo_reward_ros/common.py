@@ -10,7 +10,12 @@ from typing import Any
 
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import (
+    Executor,
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -84,6 +89,7 @@ def run_node(
     node_factory: Callable[[], Node],
     args: Sequence[str] | None = None,
     multithreaded: bool = False,
+    run: Callable[[Node, Executor, threading.Event], int] | None = None,
 ) -> int:
     """Init rclpy, build the node, spin until Ctrl-C or SIGTERM, shut down; the exit status.
 
@@ -94,6 +100,8 @@ def run_node(
     and activated at start, as Nav2's lifecycle manager does with ``autostart``. A
     :class:`NodeConfigError` (or ``ValueError``) raised while building the node is printed as one
     line and gives status 2; a failed autostart transition gives 1; a normal stop gives 0.
+    A node that runs to an end of its own (a benchmark's player) passes ``run(node, executor,
+    stop) -> status``, called instead of spinning until stopped.
     """
     stop = threading.Event()
 
@@ -118,6 +126,8 @@ def run_node(
                     return 1
         executor = MultiThreadedExecutor() if multithreaded else SingleThreadedExecutor()
         executor.add_node(node)
+        if run is not None:
+            return run(node, executor, stop)
         while not stop.is_set() and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
