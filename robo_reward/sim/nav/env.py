@@ -18,6 +18,7 @@ from robo_reward.sim.nav.maze import (
     MAZE_SIZES,
     Maze,
     generate_maze,
+    mark_seen,
     maze_to_mjcf,
 )
 from robo_reward.sim.nav.rooms import DEFAULT_ROOM_LOOP_FRACTION, generate_rooms
@@ -321,20 +322,10 @@ class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _update_coverage(self) -> None:
         """Mark free cells whose centre is within lidar range and in line of sight."""
-        position = self.position
-        offsets = self._free_centers - position
-        distance = np.linalg.norm(offsets, axis=1)
-        candidates = np.flatnonzero(~self._seen & (distance <= self.lidar_range))
-        if candidates.size == 0:
-            return
-        samples = int(np.ceil(self.lidar_range / (0.25 * self.cell_size))) + 1
-        t = np.linspace(0.0, 1.0, samples)
-        points = position + t[None, :, None] * offsets[candidates, None, :]
-        rows, cols = self.maze.shape
-        col = np.clip(np.floor(points[..., 0] / self.cell_size).astype(int), 0, cols - 1)
-        row = np.clip(rows - 1 - np.floor(points[..., 1] / self.cell_size).astype(int), 0, rows - 1)
-        visible = ~self.maze.walls[row, col].any(axis=1)
-        self._seen[candidates[visible]] = True
+        mark_seen(
+            self._seen, self._free_centers, self.position, self.maze.walls, self.cell_size,
+            self.lidar_range,
+        )  # fmt: skip
 
     def _get_info(self) -> dict[str, Any]:
         self._update_coverage()

@@ -73,7 +73,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
-from robo_reward.sim.nav.maze import Cell, Maze
+from robo_reward.sim.nav.maze import Cell, Maze, mark_seen
 
 __all__ = [
     "GYM_ROBOTICS_TASKS",
@@ -367,20 +367,10 @@ class _GymRoboticsMazeNav(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _update_coverage(self) -> None:
         """Mark free cells whose centre is within lidar range and in line of sight."""
-        position = self.position
-        offsets = self._free_centers - position
-        distance = np.linalg.norm(offsets, axis=1)
-        candidates = np.flatnonzero(~self._seen & (distance <= self.lidar_range))
-        if candidates.size == 0:
-            return
-        samples = int(np.ceil(self.lidar_range / (0.25 * self.cell_size))) + 1
-        t = np.linspace(0.0, 1.0, samples)
-        points = position + t[None, :, None] * offsets[candidates, None, :] - self._origin
-        rows, cols = self._walls.shape
-        col = np.clip(np.floor(points[..., 0] / self.cell_size).astype(int), 0, cols - 1)
-        row = np.clip(rows - 1 - np.floor(points[..., 1] / self.cell_size).astype(int), 0, rows - 1)
-        visible = ~self._walls[row, col].any(axis=1)
-        self._seen[candidates[visible]] = True
+        mark_seen(
+            self._seen, self._free_centers, self.position, self._walls, self.cell_size,
+            self.lidar_range, self._origin,
+        )  # fmt: skip
 
     def _get_obs(self) -> dict[str, np.ndarray]:
         return {

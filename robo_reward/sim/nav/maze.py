@@ -377,3 +377,31 @@ def maze_to_mjcf(
 
 def _f(*values: float) -> str:
     return " ".join(f"{float(v):.6g}" for v in values)
+
+
+def mark_seen(
+    seen: np.ndarray,
+    free_centers: np.ndarray,
+    position: np.ndarray,
+    walls: np.ndarray,
+    cell_size: float,
+    sensor_range: float,
+    origin: Sequence[float] = (0.0, 0.0),
+) -> None:
+    """Set ``seen[i]`` for the free cells whose centre is within ``sensor_range`` of
+    ``position`` with a clear straight line on the wall grid (sampled every quarter cell):
+    what a lidar there could see, the nav envs' coverage. ``origin`` is the world position of
+    the grid's lower-left corner (row 0 is the top row, y up)."""
+    offsets = free_centers - position
+    distance = np.linalg.norm(offsets, axis=1)
+    candidates = np.flatnonzero(~seen & (distance <= sensor_range))
+    if candidates.size == 0:
+        return
+    samples = int(np.ceil(sensor_range / (0.25 * cell_size))) + 1
+    t = np.linspace(0.0, 1.0, samples)
+    points = position + t[None, :, None] * offsets[candidates, None, :] - np.asarray(origin)
+    rows, cols = walls.shape
+    col = np.clip(np.floor(points[..., 0] / cell_size).astype(int), 0, cols - 1)
+    row = np.clip(rows - 1 - np.floor(points[..., 1] / cell_size).astype(int), 0, rows - 1)
+    visible = ~walls[row, col].any(axis=1)
+    seen[candidates[visible]] = True
