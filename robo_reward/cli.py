@@ -168,11 +168,29 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arguments(train)
     train.set_defaults(handler=_cmd_train)
 
-    bench = commands.add_parser("bench", help="run a benchmark suite")
-    bench.add_argument("suite", help="suite name: quick, perf, soak, dopamine, nav")
+    bench = commands.add_parser(
+        "bench",
+        help="run a benchmark suite",
+        description="Suites: quick (the README's, ~10 min), full (every suite, hours), perf, "
+        "grm, perceptual, dopamine, nav, crosssim, soak. Each writes "
+        "<results>/<suite>/<UTC time>/ with results.json, results.md and plots.",
+    )
+    bench.add_argument(
+        "suite", help="quick, full, perf, grm, perceptual, dopamine, nav, crosssim or soak"
+    )
     bench.add_argument("--results", default="results", help="results root folder")
     _add_config_arguments(bench)
     bench.set_defaults(handler=_cmd_bench)
+
+    report = commands.add_parser(
+        "report",
+        help="compose the latest complete benchmark results into one Markdown and HTML report",
+    )
+    report.add_argument("--results", default="results", help="results root folder")
+    report.add_argument(
+        "--out", help="report folder (default: <results>/report/); plots are copied into it"
+    )
+    report.set_defaults(handler=_cmd_report)
 
     reward = commands.add_parser("reward", help="compare reward functions")
     reward_commands = reward.add_subparsers(dest="reward_command", required=True, metavar="ACTION")
@@ -287,16 +305,12 @@ def _cmd_grm_pretrain(args: argparse.Namespace) -> int:
 
 
 def _cmd_grm_eval(args: argparse.Namespace) -> int:
-    from robo_reward.bench.results import new_run_dir, write_run
-    from robo_reward.config import config_to_dict, load_config, preset_path
-    from robo_reward.grm.evaluate import EvalConfig, eval_markdown, run_eval
+    """The ``grm`` bench suite (the same run folder, report and partial-result marking)."""
+    from robo_reward.bench.suites import run_suite
+    from robo_reward.config import preset_path
 
     config_path = preset_path("grm", args.config) if args.config else None
-    config = load_config(EvalConfig, config_path, args.overrides)
-    run_dir = new_run_dir(args.results, "grm")
-    results = run_eval(config, run_dir)
-    markdown = eval_markdown(results)
-    write_run(run_dir, "grm", results, markdown, config_to_dict(config))
+    run_dir, markdown = run_suite("grm", args.results, config_path, args.overrides)
     print(markdown)
     print(f"results and progress plots written to {run_dir}")
     return 0
@@ -352,20 +366,12 @@ def _cmd_perceptual_fit(args: argparse.Namespace) -> int:
 
 
 def _cmd_perceptual_eval(args: argparse.Namespace) -> int:
-    from robo_reward.bench.results import new_run_dir, write_run
-    from robo_reward.config import config_to_dict, load_config, preset_path
-    from robo_reward.perceptual.evaluate import (
-        PerceptualEvalConfig,
-        perceptual_markdown,
-        run_perceptual_eval,
-    )
+    """The ``perceptual`` bench suite."""
+    from robo_reward.bench.suites import run_suite
+    from robo_reward.config import preset_path
 
     config_path = preset_path("perceptual", args.config) if args.config else None
-    config = load_config(PerceptualEvalConfig, config_path, args.overrides)
-    run_dir = new_run_dir(args.results, "perceptual")
-    results = run_perceptual_eval(config)
-    markdown = perceptual_markdown(results)
-    write_run(run_dir, "perceptual", results, markdown, config_to_dict(config))
+    run_dir, markdown = run_suite("perceptual", args.results, config_path, args.overrides)
     print(markdown)
     print(f"results written to {run_dir}")
     return 0
@@ -514,6 +520,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     run_dir, markdown = run_suite(args.suite, args.results, config_path, args.overrides)
     print(markdown)
     print(f"results written to {run_dir}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from robo_reward.bench.report import write_report
+
+    out = args.out or str(Path(args.results) / "report")
+    markdown_path, html_path = write_report(args.results, out)
+    print(f"report written to {markdown_path} and {html_path}")
     return 0
 
 

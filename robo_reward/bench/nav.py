@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,7 +293,14 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
     return table
 
 
-def run_nav(config: NavBenchConfig, run_dir: Path, progress: bool = True) -> dict[str, Any]:
+def run_nav(
+    config: NavBenchConfig,
+    run_dir: Path,
+    progress: bool = True,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Every arm on every maze, ``config.workers`` at a time; ``on_result`` sees each finished
+    run as it comes (the suite saves partial results with it)."""
     from tqdm import tqdm
 
     from robo_reward.config import config_to_dict
@@ -312,6 +320,8 @@ def run_nav(config: NavBenchConfig, run_dir: Path, progress: bool = True) -> dic
         ]
         for future in futures:
             runs.append(future.result())
+            if on_result is not None:
+                on_result(runs[-1])
             bar.update(1)
     return {"runs": runs, "summary": summarize(runs), "steps": config.steps}
 

@@ -624,5 +624,8 @@ def write_compare(results: dict[str, Any], config: Any, out: str | Path | None) 
     else:
         run_dir = Path(out)
         run_dir.mkdir(parents=True, exist_ok=True)
-    write_run(run_dir, "reward_compare", results, compare_markdown(results), config)
+    # Written only once the comparison has finished (the report takes complete runs only).
+    write_run(
+        run_dir, "reward_compare", {**results, "complete": True}, compare_markdown(results), config
+    )
     return run_dir

@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium as gym
 
 from robo_reward.sim.randomization import RandomizationConfig
-from robo_reward.sim.registration import make_env
+from robo_reward.sim.registration import check_backend, make_env
 from robo_reward.sim.tasks.base import DEFAULT_CAMERAS
 
 
@@ -35,11 +35,20 @@ class EnvConfig:
     """Per-episode visual randomisation; null for the nominal scene."""
     appearance_seed: int | None = None
     """Fix the randomised appearance to one draw for every episode (placement still varies)."""
+    backend: str = "mujoco"
+    """Simulator: mujoco, or pybullet (push and reach only; the cross-simulator check)."""
+
+    def __post_init__(self) -> None:
+        check_backend(self.backend)
 
     def env_kwargs(self) -> dict[str, Any]:
+        """The env constructor's keyword arguments (the backend chooses the class)."""
         kwargs = asdict(self)
         kwargs["randomization"] = self.randomization
+        del kwargs["backend"]
         return kwargs
 
     def make(self, task: str, max_episode_steps: int | None = None) -> gym.Env:
-        return make_env(task, max_episode_steps=max_episode_steps, **self.env_kwargs())
+        return make_env(
+            task, max_episode_steps=max_episode_steps, backend=self.backend, **self.env_kwargs()
+        )

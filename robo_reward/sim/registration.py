@@ -1,4 +1,8 @@
-"""Gymnasium registration of the tabletop tasks, in the style of Gymnasium-Robotics."""
+"""Gymnasium registration of the tabletop tasks, in the style of Gymnasium-Robotics.
+
+Two simulators: every task runs in MuJoCo (``backend="mujoco"``, the default); ``push`` and
+``reach`` also have a PyBullet version with the same spaces (``backend="pybullet"``,
+``robo_reward/BulletPush-v0``, ...) for the cross-simulator check (``bench crosssim``)."""
 
 from __future__ import annotations
 
@@ -41,6 +45,30 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
+BACKENDS = ("mujoco", "pybullet")
+BULLET_ENTRY_POINTS = {
+    "push": "robo_reward.sim.bullet.tabletop:BulletPushEnv",
+    "reach": "robo_reward.sim.bullet.tabletop:BulletReachEnv",
+}
+"""The tasks with a PyBullet version (same spaces, same time limits as in MuJoCo)."""
+
+
+def bullet_env_id(name: str) -> str:
+    """The Gymnasium id of a task's PyBullet version; a clear error for tasks without one."""
+    spec = task_spec(name)
+    if spec.name not in BULLET_ENTRY_POINTS:
+        raise ValueError(
+            f"task {spec.name!r} has no PyBullet version; PyBullet tasks: "
+            f"{', '.join(BULLET_ENTRY_POINTS)}"
+        )
+    return spec.env_id.replace(f"{NAMESPACE}/", f"{NAMESPACE}/Bullet")
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown simulator backend {backend!r}; backends: {', '.join(BACKENDS)}")
+
+
 def task_spec(name: str) -> TaskSpec:
     """The spec of a task by short name (``push``) or Gymnasium id; a clear error otherwise."""
     for spec in TASKS.values():
@@ -60,11 +88,22 @@ def register_envs() -> None:
                 entry_point=f"{spec.env_class.__module__}:{spec.env_class.__name__}",
                 max_episode_steps=spec.max_episode_steps,
             )
+    for name, entry_point in BULLET_ENTRY_POINTS.items():
+        env_id = bullet_env_id(name)
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id, entry_point=entry_point, max_episode_steps=TASKS[name].max_episode_steps
+            )
 
 
-def make_env(name: str, max_episode_steps: int | None = None, **kwargs) -> gym.Env:
-    """``gym.make`` by short task name, e.g. ``make_env("push", image_size=64)``."""
+def make_env(
+    name: str, max_episode_steps: int | None = None, backend: str = "mujoco", **kwargs
+) -> gym.Env:
+    """``gym.make`` by short task name, e.g. ``make_env("push", image_size=64)``;
+    ``backend="pybullet"`` makes the task's PyBullet version."""
+    check_backend(backend)
     register_envs()
     spec = task_spec(name)
+    env_id = spec.env_id if backend == "mujoco" else bullet_env_id(spec.name)
     steps = spec.max_episode_steps if max_episode_steps is None else max_episode_steps
-    return gym.make(spec.env_id, max_episode_steps=steps, **kwargs)
+    return gym.make(env_id, max_episode_steps=steps, **kwargs)

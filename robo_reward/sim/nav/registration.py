@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 NAMESPACE = "robo_reward"
 ENTRY_POINT = "robo_reward.sim.nav.env:MazeNavEnv"
+BULLET_ENTRY_POINT = "robo_reward.sim.bullet.nav:BulletMazeNavEnv"
+"""The PyBullet version of the mazes and floor plans (``robo_reward/BulletMazeSmall-v0``, ...):
+the same spaces, mazes and time limits, for the cross-simulator check."""
 
 
 @dataclass(frozen=True)
@@ -71,18 +74,39 @@ def register_nav_envs() -> None:
     register_gym_robotics_mazes()
     for spec in NAV_TASKS.values():
         if spec.env_id not in gym.registry:
-            gym.register(
-                id=spec.env_id,
-                entry_point=ENTRY_POINT,
-                kwargs={"size": spec.size, "layout": spec.layout},
-                max_episode_steps=spec.max_episode_steps,
-            )
+            for env_id, entry_point in (
+                (spec.env_id, ENTRY_POINT),
+                (bullet_nav_id(spec), BULLET_ENTRY_POINT),
+            ):
+                gym.register(
+                    id=env_id,
+                    entry_point=entry_point,
+                    kwargs={"size": spec.size, "layout": spec.layout},
+                    max_episode_steps=spec.max_episode_steps,
+                )
 
 
-def make_nav_env(name: str, max_episode_steps: int | None = None, **kwargs) -> gym.Env:
+def bullet_nav_id(spec: NavTaskSpec) -> str:
+    return spec.env_id.replace(f"{NAMESPACE}/", f"{NAMESPACE}/Bullet")
+
+
+def make_nav_env(
+    name: str, max_episode_steps: int | None = None, backend: str = "mujoco", **kwargs
+) -> gym.Env:
     """``gym.make`` by short name, e.g. ``make_nav_env("maze_small", cameras=True)`` or
-    ``make_nav_env("pointmaze_umaze")``."""
+    ``make_nav_env("pointmaze_umaze")``; ``backend="pybullet"`` makes the PyBullet version of
+    a maze or floor plan."""
+    from robo_reward.sim.registration import check_backend
+
+    check_backend(backend)
     register_nav_envs()
     spec = nav_task_spec(name)
+    env_id = spec.env_id
+    if backend == "pybullet":
+        if not isinstance(spec, NavTaskSpec):
+            raise ValueError(
+                f"{spec.name!r} has no PyBullet version; PyBullet mazes: {', '.join(NAV_TASKS)}"
+            )
+        env_id = bullet_nav_id(spec)
     steps = spec.max_episode_steps if max_episode_steps is None else max_episode_steps
-    return gym.make(spec.env_id, max_episode_steps=steps, **kwargs)
+    return gym.make(env_id, max_episode_steps=steps, **kwargs)
