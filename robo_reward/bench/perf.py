@@ -63,7 +63,8 @@ def time_env_steps(task: str, steps: int, env_kwargs: dict[str, Any], seed: int 
 
     def run(n: int) -> None:
         for _ in range(n):
-            _, _, terminated, truncated, _ = env.step(rng.uniform(-1, 1, size=4).astype(np.float32))
+            action = rng.uniform(-1, 1, size=env.action_space.shape).astype(np.float32)
+            _, _, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 env.reset()
 
@@ -104,6 +105,69 @@ def run_sim_perf(config: PerfConfig, progress: bool = True) -> dict[str, Any]:
         "ratio_rgb_to_target": rgb / SIM_TARGET_STEPS_PER_SECOND,
         "meets_target": rgb >= SIM_TARGET_STEPS_PER_SECOND,
     }
+
+
+@dataclass(frozen=True)
+class SimPeerConfig:
+    """MuJoCo against PyBullet on the same task, spaces and views (the peer simulator)."""
+
+    enabled: bool = True
+    task: str = "push"
+    """A task with a PyBullet version."""
+    steps: int = 300
+    repeats: int = 3
+    image_size: int = 96
+    cameras: tuple[str, ...] = DEFAULT_CAMERAS
+
+    def __post_init__(self) -> None:
+        if self.steps < 10 or self.repeats < 1:
+            raise ValueError("steps must be >= 10 and repeats >= 1")
+
+
+def run_sim_peer(config: SimPeerConfig, progress: bool = True) -> dict[str, Any]:
+    """Env steps/s of each simulator without and with rendering; ratios MuJoCo / PyBullet."""
+    from tqdm import tqdm
+
+    conditions = {"no_render": {"cameras": ()}, "rgb": {"cameras": config.cameras}}
+    samples: dict[str, dict[str, list[float]]] = {
+        backend: {name: [] for name in conditions} for backend in ("mujoco", "pybullet")
+    }
+    jobs = [
+        (backend, name) for _ in range(config.repeats) for name in conditions for backend in samples
+    ]
+    for backend, name in tqdm(jobs, desc="perf: mujoco vs pybullet", disable=not progress):
+        kwargs = {"image_size": config.image_size, "backend": backend, **conditions[name]}
+        samples[backend][name].append(
+            run_in_worker(__name__, "time_env_steps", [config.task, config.steps, kwargs], True)
+        )
+    speeds = {b: {n: median(v) for n, v in by.items()} for b, by in samples.items()}
+    return {
+        "task": config.task,
+        "views": len(config.cameras),
+        "image_size": config.image_size,
+        "steps_per_second": speeds,
+        "samples": samples,
+        "ratio_mujoco_to_pybullet": {
+            name: speeds["mujoco"][name] / speeds["pybullet"][name] for name in conditions
+        },
+    }
+
+
+def sim_peer_markdown(result: dict[str, Any]) -> str:
+    from robo_reward.bench.results import markdown_table
+
+    sps, ratio = result["steps_per_second"], result["ratio_mujoco_to_pybullet"]
+    views = f"RGB, {result['views']} views at {result['image_size']}x{result['image_size']}"
+    rows = [
+        [label, f"{sps['mujoco'][name]:.0f}", f"{sps['pybullet'][name]:.0f}", f"{ratio[name]:.2f}"]
+        for name, label in (("no_render", "physics only"), ("rgb", views))
+    ]
+    return (
+        f"### MuJoCo against PyBullet ({result['task']}, one core, same spaces)\n\n"
+        + markdown_table(["condition", "MuJoCo steps/s", "PyBullet steps/s", "ratio"], rows)
+        + "\nPyBullet renders with its CPU TinyRenderer, MuJoCo with OSMesa; PyBullet drives "
+        "the arm by inverse kinematics and joint servos.\n"
+    )
 
 
 def sim_perf_markdown(result: dict[str, Any]) -> str:

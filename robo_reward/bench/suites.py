@@ -35,7 +35,14 @@ from robo_reward.bench.dopamine import DopamineConfig
 from robo_reward.bench.experts import ExpertBenchConfig, expert_markdown, run_expert_bench
 from robo_reward.bench.grm_perf import GRMPerfConfig, grm_perf_markdown, run_grm_perf
 from robo_reward.bench.nav import NavBenchConfig
-from robo_reward.bench.perf import PerfConfig, run_sim_perf, sim_perf_markdown
+from robo_reward.bench.perf import (
+    PerfConfig,
+    SimPeerConfig,
+    run_sim_peer,
+    run_sim_perf,
+    sim_peer_markdown,
+    sim_perf_markdown,
+)
 from robo_reward.bench.results import SuiteRun, markdown_table, new_run_dir, read_run
 from robo_reward.bench.ros_perf import RosPerfConfig
 from robo_reward.config import config_to_dict, load_config
@@ -48,6 +55,8 @@ class PerfSuiteConfig:
     """``bench perf``: speeds side by side, as ratios."""
 
     sim: PerfConfig = field(default_factory=PerfConfig)
+    sim_peer: SimPeerConfig = field(default_factory=SimPeerConfig)
+    """MuJoCo against PyBullet on push."""
     grm: GRMPerfConfig = field(default_factory=GRMPerfConfig)
     controllers: ControllerPerfConfig = field(default_factory=ControllerPerfConfig)
     ros: RosPerfConfig = field(default_factory=RosPerfConfig)
@@ -75,6 +84,7 @@ class QuickSuiteConfig:
     perf: PerfSuiteConfig = field(
         default_factory=lambda: PerfSuiteConfig(
             sim=PerfConfig(steps=400, repeats=3),
+            sim_peer=SimPeerConfig(steps=200, repeats=2),
             grm=GRMPerfConfig(updates=100, pairs=512, adapt=False),
             controllers=ControllerPerfConfig(enabled=False),
             ros=RosPerfConfig(seconds=10.0),
@@ -135,6 +145,10 @@ def _perf(config: PerfSuiteConfig, run: SuiteRun) -> None:
     run.results["sim"] = run_sim_perf(config.sim)
     run.sections.append(sim_perf_markdown(run.results["sim"]))
     run.save()
+    if config.sim_peer.enabled:
+        run.results["sim_peer"] = run_sim_peer(config.sim_peer)
+        run.sections.append(sim_peer_markdown(run.results["sim_peer"]))
+        run.save()
     run.results["grm"] = run_grm_perf(config.grm)
     run.sections.append(grm_perf_markdown(run.results["grm"]))
     run.save()

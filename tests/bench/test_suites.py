@@ -11,33 +11,99 @@ from robo_reward.bench import suites
 from robo_reward.bench.perf import PerfConfig, run_sim_perf, time_env_steps
 from robo_reward.config import preset_path
 
+TINY_PERF = [
+    "sim.steps=20",
+    "sim.repeats=1",
+    "sim_peer.enabled=false",
+    "ros.enabled=false",
+    "controllers.enabled=false",
+]
 
-def test_quick_suite_tiny_preset_writes_json_and_markdown(tmp_path: Path) -> None:
+
+def _payload(run_dir: Path) -> dict:
+    return json.loads((run_dir / "results.json").read_text())
+
+
+def test_quick_profile_runs_member_suites_into_their_own_folders(tmp_path: Path) -> None:
     run_dir, markdown = suites.run_suite("quick", tmp_path, preset_path("bench", "tiny"))
-    payload = json.loads((run_dir / "results.json").read_text())
-    assert payload["results"]["complete"] is True
-    assert payload["config"]["sim"]["steps"] == 20
+    payload = _payload(run_dir)
+    assert payload["results"]["complete"] is True and payload["suite"] == "quick"
     assert payload["machine"]["versions"]["mujoco"]
-    sps = payload["results"]["sim"]["steps_per_second"]
+    members = {entry["suite"]: entry for entry in payload["results"]["runs"]}
+    assert set(members) == {"perf", "nav"} and all(e["complete"] for e in members.values())
+    perf = _payload(Path(members["perf"]["folder"]))
+    assert perf["profile"] == "quick" and perf["results"]["complete"] is True
+    assert perf["config"]["sim"]["steps"] == 20
+    sps = perf["results"]["sim"]["steps_per_second"]
     assert set(sps) == {"no_render", "rgb", "rgb_depth"} and all(v > 0 for v in sps.values())
-    experts = payload["results"]["experts"]
-    assert set(experts) == {"reach", "button_press"}
+    nav = _payload(Path(members["nav"]["folder"]))
+    assert nav["results"]["nav"]["summary"]["small"]["random"]["seeds"] == 1
+    assert set(payload["results"]["experts"]) == {"reach", "button_press"}
     assert (run_dir / "results.md").read_text() == markdown
-    assert "Simulation speed" in markdown and "Scripted experts" in markdown
+    assert "Suites run" in markdown and "Scripted experts" in markdown
+    report = (tmp_path / "report" / "report.md").read_text()
+    for title in ("Quick benchmark", "Performance against peers", "Exploration and navigation"):
+        assert f"## {title}" in report
+    assert (tmp_path / "report" / "nav" / "nav.png").is_file()
+    assert "<table>" in (tmp_path / "report" / "report.html").read_text()
 
 
 def test_failed_run_is_marked_incomplete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args, **kwargs):
         raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(suites, "run_expert_bench", broken)
+    monkeypatch.setattr(suites, "run_grm_perf", broken)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        suites.run_suite("quick", tmp_path, preset_path("bench", "tiny"))
-    (run_dir,) = (tmp_path / "quick").iterdir()
-    payload = json.loads((run_dir / "results.json").read_text())
+        suites.run_suite("perf", tmp_path, overrides=TINY_PERF)
+    (run_dir,) = (tmp_path / "perf").iterdir()
+    payload = _payload(run_dir)
     assert payload["results"]["complete"] is False
     assert "sim" in payload["results"]  # what was measured before the crash is kept
     assert "INCOMPLETE RUN" in (run_dir / "results.md").read_text()
+
+
+def test_a_failed_member_leaves_the_profile_incomplete_and_the_others_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(suites, "run_sim_perf", broken)
+    with pytest.raises(RuntimeError, match=r"suites \['perf'\] failed"):
+        suites.run_suite("quick", tmp_path, preset_path("bench", "tiny"))
+    (run_dir,) = (tmp_path / "quick").iterdir()
+    payload = _payload(run_dir)
+    assert payload["results"]["complete"] is False
+    perf, nav = payload["results"]["runs"]
+    assert "simulated crash" in perf["error"] and nav["complete"] is True
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "## Exploration and navigation" in report
+    assert "## Performance against peers" not in report  # the failed run is left out ...
+    assert "Runs left out" in report and "(perf)" in report  # ... and listed
+
+
+def test_interrupted_run_keeps_finished_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(suites, "run_grm_perf", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        suites.run_suite("quick", tmp_path, preset_path("bench", "tiny"))
+    (perf_dir,) = (tmp_path / "perf").iterdir()
+    assert _payload(perf_dir)["results"]["complete"] is False
+    assert "sim" in _payload(perf_dir)["results"]
+    assert not (tmp_path / "nav").exists()  # an interrupt stops the profile
+    (quick_dir,) = (tmp_path / "quick").iterdir()
+    assert _payload(quick_dir)["results"]["complete"] is False
+
+
+def test_profile_rejects_unknown_member_suites() -> None:
+    with pytest.raises(ValueError, match="unknown suites"):
+        suites.QuickSuiteConfig(suites=("perf", "nope"))
+    assert "dopamine" in suites.FullSuiteConfig().suites
+    assert "dopamine" not in suites.QuickSuiteConfig().suites
 
 
 def test_unknown_suite_and_unwritable_results(tmp_path: Path) -> None:

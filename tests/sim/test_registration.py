@@ -94,3 +94,40 @@ def test_make_env_max_episode_steps_override_truncates_there() -> None:
         assert truncations == [False] * 6 + [True]
     finally:
         env.close()
+
+
+def test_pybullet_backend_makes_the_bullet_version_with_the_same_limit() -> None:
+    from robo_reward.sim.env_config import EnvConfig
+    from robo_reward.sim.registration import bullet_env_id
+
+    assert bullet_env_id("push") == "robo_reward/BulletPush-v0"
+    env = EnvConfig(cameras=(), backend="pybullet").make("push")
+    try:
+        assert type(env.unwrapped).__name__ == "BulletPushEnv"
+        assert env.spec.max_episode_steps == TASKS["push"].max_episode_steps
+    finally:
+        env.close()
+
+
+def test_unknown_backend_and_tasks_without_a_pybullet_version_are_refused() -> None:
+    from robo_reward.sim.env_config import EnvConfig
+
+    with pytest.raises(ValueError, match="unknown simulator backend 'gazebo'"):
+        make_env("push", backend="gazebo")
+    with pytest.raises(ValueError, match="unknown simulator backend"):
+        EnvConfig(backend="gazebo")
+    with pytest.raises(ValueError, match="'stack' has no PyBullet version; PyBullet tasks: push"):
+        make_env("stack", backend="pybullet")
+
+
+def test_nav_pybullet_backend_and_its_limits() -> None:
+    from robo_reward.sim.nav.registration import NAV_TASKS, make_nav_env
+
+    env = make_nav_env("maze_small", backend="pybullet", maze_seed=0)
+    try:
+        assert type(env.unwrapped).__name__ == "BulletMazeNavEnv"
+        assert env.spec.max_episode_steps == NAV_TASKS["maze_small"].max_episode_steps
+    finally:
+        env.close()
+    with pytest.raises(ValueError, match="has no PyBullet version"):
+        make_nav_env("pointmaze_umaze", backend="pybullet")
