@@ -238,6 +238,54 @@ def _experts(config: QuickSuiteConfig, run: SuiteRun) -> None:
         run.sections.append("\n".join(lines) + "\n")
 
 
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def _headline(suite: str, results: dict[str, Any]) -> str:
+    """One line of a member suite's main figures, for the profile's summary."""
+    if suite == "perf":
+        sim = results["sim"]
+        line = f"{sim['steps_per_second']['rgb']:.0f} env steps/s with 3 views"
+        line += f" ({sim['ratio_rgb_to_target']:.2f}x the target)"
+        if "sim_peer" in results:
+            line += (
+                f"; MuJoCo/PyBullet {results['sim_peer']['ratio_mujoco_to_pybullet']['rgb']:.2f}x"
+            )
+        grm = results["grm"]
+        line += f"; GRM update p99 {grm['tracker_update']['p99_ms']:.1f} ms"
+        return line
+    if suite in ("grm", "perceptual"):
+        parts = []
+        for task, entry in results["tasks"].items():
+            for model in ("zero_shot", "adapted", "perceptual"):
+                figures = entry.get(model)
+                if figures is None:
+                    continue
+                voc = figures["voc"]["all"]["fused"] if suite == "grm" else figures["voc"]
+                accuracy = _pct(figures["completion_accuracy"])
+                parts.append(f"{task} {model}: VOC {voc:.3f}, completion {accuracy}")
+        return "; ".join(parts)
+    if suite == "nav":
+        return "; ".join(
+            f"{size} {arm}: success {_pct(s['success'])}, coverage {_pct(s['eval_coverage'])}"
+            for size, arms in results["nav"]["summary"].items()
+            for arm, s in arms.items()
+        )
+    if suite == "crosssim":
+        grm = results["grm"]
+        voc = {sim: grm[sim]["zero_shot"]["voc"]["all"]["fused"] for sim in ("mujoco", "pybullet")}
+        policy = results["policy"]
+        return (
+            f"GRM VOC MuJoCo {voc['mujoco']:.3f} -> PyBullet {voc['pybullet']:.3f}; "
+            f"{policy['task']} policy success {_pct(policy['mujoco']['success'])} -> "
+            f"{_pct(policy['pybullet']['success'])}"
+        )
+    if suite == "dopamine":
+        return "see the report"
+    return ""
+
+
 def _profile(config: QuickSuiteConfig, run: SuiteRun) -> None:
     """Run the member suites (each into its own folder), the experts, then the report.
 
@@ -256,13 +304,18 @@ def _profile(config: QuickSuiteConfig, run: SuiteRun) -> None:
             )
         except Exception as error:  # noqa: BLE001 - recorded, re-raised after the others ran
             entry["error"] = f"{type(error).__name__}: {error}"
-            rows.append([name, "-", f"FAILED: {entry['error']}"])
+            rows.append([name, "-", f"FAILED: {entry['error']}", "-"])
             continue
-        seconds = read_run(member_dir)["results"].get("seconds")
-        entry.update(folder=str(member_dir), complete=True, seconds=seconds)
-        rows.append([name, f"{seconds:.0f}", f"`{member_dir}`"])
+        member = read_run(member_dir)["results"]
+        seconds = member.get("seconds")
+        try:
+            headline = _headline(name, member)
+        except (KeyError, TypeError, ZeroDivisionError):
+            headline = "(see its results)"
+        entry.update(folder=str(member_dir), complete=True, seconds=seconds, headline=headline)
+        rows.append([name, f"{seconds:.0f}", headline, f"`{member_dir}`"])
     run.sections.append(
-        "### Suites run\n\n" + markdown_table(["suite", "seconds", "results"], rows)
+        "### Suites run\n\n" + markdown_table(["suite", "seconds", "main figures", "results"], rows)
     )
     run.save()
     _experts(config, run)
