@@ -113,33 +113,20 @@ class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         render_size: int | Sequence[int] = 256,
         layout: str = "maze",
     ) -> None:
-        if layout not in LAYOUTS:
-            raise ValueError(f"unknown layout {layout!r}; layouts: {', '.join(LAYOUTS)}")
-        if isinstance(size, str) and size not in MAZE_SIZES:
-            raise ValueError(f"unknown maze size {size!r}; sizes: {', '.join(MAZE_SIZES)}")
-        if maze is not None and not isinstance(maze, Maze):
-            raise TypeError(f"maze must be a nav.maze.Maze, got {type(maze).__name__}")
-        if maze is not None and maze_seed is not None:
-            raise ValueError("give maze or maze_seed, not both")
-        if maze_seed is not None and (
-            isinstance(maze_seed, bool) or not isinstance(maze_seed, int) or maze_seed < 0
-        ):
-            raise ValueError(f"maze_seed must be an int >= 0 or None, got {maze_seed!r}")
-        for name, value in (
-            ("lidar_range", lidar_range),
-            ("goal_radius", goal_radius),
-            ("max_linear_speed", max_linear_speed),
-            ("max_angular_speed", max_angular_speed),
-        ):
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
-        if not isinstance(frame_skip, int) or isinstance(frame_skip, bool) or frame_skip < 1:
-            raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be one of {self.metadata['render_modes']} or None, "
-                f"got {render_mode!r}"
-            )
+        check_nav_arguments(
+            size,
+            maze_seed,
+            maze,
+            lidar_beams,
+            lidar_range,
+            goal_radius,
+            max_linear_speed,
+            max_angular_speed,
+            frame_skip,
+            render_mode,
+            layout,
+            self.metadata["render_modes"],
+        )
         self.size = size
         self.layout = layout
         if loop_fraction is None:
@@ -338,3 +325,48 @@ class MazeNavEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             "collision": self.in_collision(),
             "timestamp_ns": int(round(self.data.time * 1e9)),
         }
+
+
+def check_nav_arguments(
+    size: str | int,
+    maze_seed: int | None,
+    maze: Maze | None,
+    lidar_beams: int,
+    lidar_range: float,
+    goal_radius: float,
+    max_linear_speed: float,
+    max_angular_speed: float,
+    frame_skip: int,
+    render_mode: str | None,
+    layout: str,
+    render_modes: Sequence[str],
+) -> None:
+    """The argument checks of the maze envs (MuJoCo's and PyBullet's share them)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; layouts: {', '.join(LAYOUTS)}")
+    if isinstance(size, str) and size not in MAZE_SIZES:
+        raise ValueError(f"unknown maze size {size!r}; sizes: {', '.join(MAZE_SIZES)}")
+    if maze is not None and not isinstance(maze, Maze):
+        raise TypeError(f"maze must be a nav.maze.Maze, got {type(maze).__name__}")
+    if maze is not None and maze_seed is not None:
+        raise ValueError("give maze or maze_seed, not both")
+    if maze_seed is not None and (
+        isinstance(maze_seed, bool) or not isinstance(maze_seed, int) or maze_seed < 0
+    ):
+        raise ValueError(f"maze_seed must be an int >= 0 or None, got {maze_seed!r}")
+    for name, value in (
+        ("lidar_range", lidar_range),
+        ("goal_radius", goal_radius),
+        ("max_linear_speed", max_linear_speed),
+        ("max_angular_speed", max_angular_speed),
+    ):
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if not isinstance(frame_skip, int) or isinstance(frame_skip, bool) or frame_skip < 1:
+        raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
+    if not isinstance(lidar_beams, int) or isinstance(lidar_beams, bool) or lidar_beams < 1:
+        raise ValueError(f"lidar_beams must be a positive int, got {lidar_beams!r}")
+    if render_mode is not None and render_mode not in render_modes:
+        raise ValueError(
+            f"render_mode must be one of {list(render_modes)} or None, got {render_mode!r}"
+        )
