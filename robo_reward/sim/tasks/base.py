@@ -106,21 +106,17 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         model_path: str | None = None,
         appearance_seed: int | None = None,
     ) -> None:
-        if isinstance(cameras, str) or not all(isinstance(c, str) for c in cameras):
-            raise TypeError(f"cameras must be a sequence of camera names, got {cameras!r}")
+        check_tabletop_arguments(
+            cameras,
+            frame_skip,
+            action_scale,
+            reward_type,
+            render_mode,
+            self.metadata["render_modes"],
+            appearance_seed,
+        )
         self.image_height, self.image_width = _parse_size(image_size, "image_size")
         render_height, render_width = _parse_size(render_size, "render_size")
-        if not isinstance(frame_skip, int) or isinstance(frame_skip, bool) or frame_skip < 1:
-            raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
-        if not np.isfinite(action_scale) or not 0 < action_scale <= 0.2:
-            raise ValueError(f"action_scale must be in (0, 0.2] metres, got {action_scale!r}")
-        if reward_type not in REWARD_TYPES:
-            raise ValueError(f"reward_type must be one of {REWARD_TYPES}, got {reward_type!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be one of {self.metadata['render_modes']} or None, "
-                f"got {render_mode!r}"
-            )
         self.cameras = tuple(cameras)
         self.depth = bool(depth)
         self.frame_skip = frame_skip
@@ -152,14 +148,6 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._finger_geoms = {self.model.geom(n).id for n in ("finger_left", "finger_right")}
         self._home_arm_qpos = self._solve_home_pose()
 
-        if appearance_seed is not None and (
-            isinstance(appearance_seed, bool)
-            or not isinstance(appearance_seed, int)
-            or appearance_seed < 0
-        ):
-            raise ValueError(
-                f"appearance_seed must be an int >= 0 or None, got {appearance_seed!r}"
-            )
         self.appearance_seed = appearance_seed
         self.randomization = randomization
         self._randomizer = (
@@ -337,12 +325,9 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         if not np.all(np.isfinite(action)):
             raise ValueError(f"action contains NaN or infinity: {action}")
         action = np.clip(action, -1.0, 1.0)
-        target = self.data.mocap_pos[self._ee_mocap] + action[:3] * self.action_scale
-        target = np.clip(target, WORKSPACE_LOW, WORKSPACE_HIGH)
-        lead = target - self.grip_pos
-        distance = np.linalg.norm(lead)
-        if distance > MAX_TARGET_LEAD:
-            target = self.grip_pos + lead * (MAX_TARGET_LEAD / distance)
+        target = next_grip_target(
+            self.data.mocap_pos[self._ee_mocap], action, self.action_scale, self.grip_pos
+        )
         self.data.mocap_pos[self._ee_mocap] = target
         self.data.ctrl[:2] = FINGER_MAX * (action[3] + 1.0) / 2.0
 
@@ -418,6 +403,50 @@ class TabletopEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _set_mocap(self, body: str, position: np.ndarray) -> None:
         self.data.mocap_pos[self.model.body(body).mocapid[0]] = position
+
+
+def check_tabletop_arguments(
+    cameras: Sequence[str],
+    frame_skip: int,
+    action_scale: float,
+    reward_type: str,
+    render_mode: str | None,
+    render_modes: Sequence[str],
+    appearance_seed: int | None,
+) -> None:
+    """The argument checks of the tabletop envs (MuJoCo's and PyBullet's share them)."""
+    if isinstance(cameras, str) or not all(isinstance(c, str) for c in cameras):
+        raise TypeError(f"cameras must be a sequence of camera names, got {cameras!r}")
+    if not isinstance(frame_skip, int) or isinstance(frame_skip, bool) or frame_skip < 1:
+        raise ValueError(f"frame_skip must be a positive int, got {frame_skip!r}")
+    if not np.isfinite(action_scale) or not 0 < action_scale <= 0.2:
+        raise ValueError(f"action_scale must be in (0, 0.2] metres, got {action_scale!r}")
+    if reward_type not in REWARD_TYPES:
+        raise ValueError(f"reward_type must be one of {REWARD_TYPES}, got {reward_type!r}")
+    if render_mode is not None and render_mode not in render_modes:
+        raise ValueError(
+            f"render_mode must be one of {list(render_modes)} or None, got {render_mode!r}"
+        )
+    if appearance_seed is not None and (
+        isinstance(appearance_seed, bool)
+        or not isinstance(appearance_seed, int)
+        or appearance_seed < 0
+    ):
+        raise ValueError(f"appearance_seed must be an int >= 0 or None, got {appearance_seed!r}")
+
+
+def next_grip_target(
+    target: np.ndarray, action: np.ndarray, action_scale: float, grip: np.ndarray
+) -> np.ndarray:
+    """The commanded grip point after a (clipped) action: moved by the action, kept inside the
+    workspace, and at most ``MAX_TARGET_LEAD`` ahead of the hand (so a blocked hand cannot wind
+    up)."""
+    target = np.clip(target + action[:3] * action_scale, WORKSPACE_LOW, WORKSPACE_HIGH)
+    lead = target - grip
+    distance = np.linalg.norm(lead)
+    if distance > MAX_TARGET_LEAD:
+        target = grip + lead * (MAX_TARGET_LEAD / distance)
+    return target
 
 
 def _parse_size(size: int | Sequence[int], name: str) -> tuple[int, int]:
