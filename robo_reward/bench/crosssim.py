@@ -113,8 +113,8 @@ class CrossSimConfig:
     def quick(cls) -> CrossSimConfig:
         """The ``bench quick`` budget (a few minutes on 2 cores)."""
         return cls(
-            trajectories=5,
-            rollouts_per_class=3,
+            trajectories=8,
+            rollouts_per_class=5,
             adapt_in=("pybullet",),
             plots=1,
             policy_steps=6_000,
@@ -128,6 +128,7 @@ def grm_transfer(config: CrossSimConfig, out_dir: Path, progress: bool = True) -
     """Zero-shot (and adapted) GRM metrics in each simulator, with the expert success rates."""
     from tqdm import tqdm
 
+    from robo_reward.data import contact_sheet
     from robo_reward.grm.adapt import adapt
     from robo_reward.grm.checkpoint import default_checkpoint, load_grm
     from robo_reward.grm.evaluate import classification_rollouts, evaluate_model
@@ -156,6 +157,7 @@ def grm_transfer(config: CrossSimConfig, out_dir: Path, progress: bool = True) -
             config.task, config.rollouts_per_class, config.eval_seed + 1000, env_config
         )
         reference = Reference.from_trajectory(demo)
+        contact_sheet(demo, out_dir / f"demo_{simulator}.png")
         entry: dict[str, Any] = {
             "demo_success": bool(demo.success),
             "expert_success": float(np.mean([t.success for t in experts])),
@@ -310,6 +312,14 @@ def run_crosssim(config: CrossSimConfig, run: Any) -> None:
     :class:`~robo_reward.bench.results.SuiteRun`)."""
     run.results["grm"] = grm_transfer(config, run.run_dir)
     run.sections.append(grm_markdown(run.results["grm"]))
+    pictures = [f"![{s} demo, as the GRM sees it](demo_{s}.png)" for s in SIMULATORS]
+    pictures += [
+        f"![{s} {model} progress](" + f"{s}_{model}_{config.task}_0.png)"
+        for s in SIMULATORS
+        for model in ("zero_shot", "adapted")
+        if config.plots and (run.run_dir / f"{s}_{model}_{config.task}_0.png").is_file()
+    ]
+    run.sections.append("\n".join(pictures) + "\n")
     run.save()
     run.results["policy"] = policy_transfer(config, run.run_dir)
     run.sections.append(policy_markdown(run.results["policy"]))

@@ -20,6 +20,7 @@ something. ``bench perf --set ros.seconds=300`` is the same soak inside the full
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,7 @@ class QuickSuiteConfig:
     )
     grm: EvalConfig = field(
         default_factory=lambda: EvalConfig(
-            tasks=("button_press",), trajectories=5, rollouts_per_class=3, plots=2
+            tasks=("button_press",), trajectories=5, rollouts_per_class=5, plots=2
         )
     )
     perceptual: PerceptualEvalConfig = field(
@@ -294,7 +295,10 @@ def _profile(config: QuickSuiteConfig, run: SuiteRun) -> None:
     members: list[dict[str, Any]] = []
     run.results["runs"] = members
     rows = []
-    for name in config.suites:
+    for index, name in enumerate(config.suites, start=1):
+        print(
+            f"bench {run.suite} [{index}/{len(config.suites)}]: {name}", file=sys.stderr, flush=True
+        )
         entry: dict[str, Any] = {"suite": name, "complete": False}
         members.append(entry)
         run.save()
