@@ -511,13 +511,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from robo_reward.bench.suites import SUITES, run_suite
+    from robo_reward.bench.suites import SUITES, SuiteFailed, run_suite
     from robo_reward.config import preset_path
 
     if args.suite not in SUITES:
         raise UsageError(f"unknown bench suite {args.suite!r}; suites: {', '.join(SUITES)}")
     config_path = preset_path("bench", args.config) if args.config else None
-    run_dir, markdown = run_suite(args.suite, args.results, config_path, args.overrides)
+    try:
+        run_dir, markdown = run_suite(args.suite, args.results, config_path, args.overrides)
+    except SuiteFailed as error:
+        print(f"robo-reward: error: {error}", file=sys.stderr)
+        return 1
     print(markdown)
     print(f"results written to {run_dir}")
     return 0

@@ -71,6 +71,10 @@ class SoakSuiteConfig:
     ros: RosPerfConfig = field(default_factory=lambda: RosPerfConfig(seconds=300.0))
 
 
+class SuiteFailed(RuntimeError):
+    """A profile ran, but some of its member suites failed (each one's error is recorded)."""
+
+
 PROFILE_SUITES = ("perf", "grm", "perceptual", "dopamine", "nav", "crosssim")
 """The suites a profile (``quick``, ``full``) may run, in the order it runs them."""
 
@@ -333,7 +337,7 @@ def _profile(config: QuickSuiteConfig, run: SuiteRun) -> None:
         run.results["report"] = {"markdown": str(markdown_path), "html": str(html_path)}
         run.sections.append(f"Report: `{markdown_path}` and `{html_path}`.\n")
     if failed:
-        raise RuntimeError(f"bench {run.suite}: suites {failed} failed (see {run.run_dir})")
+        raise SuiteFailed(f"bench {run.suite}: suites {failed} failed (see {run.run_dir})")
 
 
 @dataclass(frozen=True)

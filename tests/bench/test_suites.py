@@ -69,7 +69,7 @@ def test_a_failed_member_leaves_the_profile_incomplete_and_the_others_run(
         raise RuntimeError("simulated crash")
 
     monkeypatch.setattr(suites, "run_sim_perf", broken)
-    with pytest.raises(RuntimeError, match=r"suites \['perf'\] failed"):
+    with pytest.raises(suites.SuiteFailed, match=r"suites \['perf'\] failed"):
         suites.run_suite("quick", tmp_path, preset_path("bench", "tiny"))
     (run_dir,) = (tmp_path / "quick").iterdir()
     payload = _payload(run_dir)
@@ -80,6 +80,19 @@ def test_a_failed_member_leaves_the_profile_incomplete_and_the_others_run(
     assert "## Exploration and navigation" in report
     assert "## Performance against peers" not in report  # the failed run is left out ...
     assert "Runs left out" in report and "(perf)" in report  # ... and listed
+
+
+def test_cli_exits_1_with_the_failed_members_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from robo_reward.cli import main
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(suites, "run_sim_perf", broken)
+    assert main(["bench", "quick", "--config", "tiny", "--results", str(tmp_path)]) == 1
+    assert "suites ['perf'] failed" in capsys.readouterr().err
 
 
 def test_interrupted_run_keeps_finished_parts(
