@@ -18,7 +18,16 @@ from typing import Any
 
 from robo_reward.data.atomic import atomic_write_json, atomic_write_text
 
-VERSIONED_PACKAGES = ("robo_reward", "mujoco", "gymnasium", "numpy", "torch")
+VERSIONED_PACKAGES = (
+    "robo_reward",
+    "mujoco",
+    "pybullet",
+    "gymnasium",
+    "gymnasium-robotics",
+    "numpy",
+    "torch",
+    "stable-baselines3",
+)
 
 
 def machine_info() -> dict[str, Any]:
