@@ -116,7 +116,7 @@ def compose_report(results_root: str | Path, out_dir: str | Path) -> str:
         raise FileNotFoundError(
             f"{results_root} holds no complete benchmark run: run `robo-reward bench quick`"
         )
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # only once there is something to report
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     parts = [
         "# robo_reward benchmark report\n",
@@ -165,10 +165,11 @@ def write_report(results_root: str | Path, out_dir: str | Path) -> tuple[Path, P
     """Write ``report.md`` and ``report.html`` into ``out_dir`` (atomically)."""
     out = Path(out_dir)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        text = compose_report(results_root, out)
     except OSError as error:
-        raise OSError(f"cannot create the report folder {out}: {error.strerror}") from error
-    text = compose_report(results_root, out)
+        if isinstance(error, FileNotFoundError) or error.filename is None:
+            raise
+        raise OSError(f"cannot write the report folder {out}: {error.strerror}") from error
     markdown_path, html_path = out / "report.md", out / "report.html"
     atomic_write_text(markdown_path, text)
     atomic_write_text(html_path, markdown_to_html(text))

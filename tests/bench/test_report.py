@@ -55,7 +55,7 @@ def test_missing_or_empty_results_give_clear_errors(tmp_path: Path) -> None:
     _run(tmp_path / "results", "perf", "20260101T000000Z", False, "partial")
     with pytest.raises(FileNotFoundError, match="no complete benchmark run"):
         write_report(tmp_path / "results", tmp_path / "report")
-    assert not (tmp_path / "report" / "report.md").exists()
+    assert not (tmp_path / "report").exists()  # no empty report folder left behind
 
 
 def test_cli_report_and_an_unwritable_report_folder(tmp_path: Path, capsys) -> None:
@@ -66,7 +66,7 @@ def test_cli_report_and_an_unwritable_report_folder(tmp_path: Path, capsys) -> N
     blocker = tmp_path / "blocker"
     blocker.write_text("a file")
     assert main(["report", "--results", str(root), "--out", str(blocker / "report")]) == 2
-    assert "cannot create the report folder" in capsys.readouterr().err
+    assert "cannot write the report folder" in capsys.readouterr().err
     assert blocker.read_text() == "a file"
     if os.geteuid() != 0:  # root writes anywhere
         locked = tmp_path / "locked"
