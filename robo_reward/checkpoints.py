@@ -11,6 +11,9 @@ a single ``.safetensors`` file whose string metadata holds:
 ``extra``           JSON: anything else the caller wants back (step counts, normaliser stats);
 ``sha256``          digest over every tensor's name, dtype, shape and bytes, so a flipped byte
                     in the data region is caught (safetensors itself only checks the header).
+``envelope_sha256`` digest over the entries above, so a flipped byte in the config (a view
+                    name, an action bound) is caught too. Files written before it existed lack it
+                    and are still read; any other metadata key is refused.
 
 Files are written atomically (temp file + rename), so a crash mid-save leaves the previous
 checkpoint intact. Loading never goes through pickle: a ``torch.save`` file posing as a
@@ -52,6 +55,7 @@ FORMAT_VERSION = 1
 OPTIMIZER_KIND = "optimizer"
 
 _REQUIRED_KEYS = ("format", "format_version", "kind", "config", "extra", "sha256")
+_ENVELOPE_KEY = "envelope_sha256"
 _PICKLE_PROTO = b"\x80"
 _ZIP_MAGIC = b"PK"
 
@@ -90,6 +94,12 @@ def tensor_digest(tensors: Mapping[str, torch.Tensor]) -> str:
         digest.update(header.encode("utf-8") + b"\n")
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()
+
+
+def _envelope_digest(meta: Mapping[str, str]) -> str:
+    """Hex SHA-256 over the required metadata entries (the tensor digest among them)."""
+    text = json.dumps([[key, meta[key]] for key in _REQUIRED_KEYS])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------- JSON checks
@@ -156,8 +166,15 @@ def _prepare_tensors(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Ten
 
 
 def _write_safetensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
-    """The one call that writes bytes (a seam for fault-injection tests)."""
-    safetensors.torch.save_file(tensors, os.fspath(path), metadata=meta)
+    """The one call that writes bytes (a seam for fault-injection tests).
+
+    The file is serialised in memory and written here rather than with ``save_file``, which
+    writes a hidden temporary file of its own (left behind by a kill) with mode 0600 and
+    reports a full disk as a ``SafetensorError`` instead of an ``OSError``.
+    """
+    data = safetensors.torch.save(tensors, metadata=meta)
+    with open(path, "wb") as handle:
+        handle.write(data)
 
 
 def save_weights(
@@ -186,6 +203,7 @@ def save_weights(
         "extra": extra_json,
         "sha256": tensor_digest(prepared),
     }
+    meta[_ENVELOPE_KEY] = _envelope_digest(meta)
     target = Path(path)
     with atomic_path(target) as tmp:
         _write_safetensors(tmp, prepared, meta)
@@ -249,6 +267,12 @@ def _check_envelope(meta: Mapping[str, str] | None, path: Path, kind: str | None
     missing = [key for key in _REQUIRED_KEYS if key not in meta]
     if missing:
         raise CheckpointError(f"{path}: checkpoint metadata lacks {missing}")
+    unknown = sorted(set(meta) - {*_REQUIRED_KEYS, _ENVELOPE_KEY})
+    if unknown:
+        raise CheckpointError(
+            f"{path}: checkpoint metadata has unknown entries {unknown} (corrupted, or written "
+            "by another tool)"
+        )
     if kind is not None and meta["kind"] != kind:
         raise CheckpointError(
             f"{path}: holds a {meta['kind']!r} checkpoint, but a {kind!r} checkpoint was expected"
@@ -274,6 +298,11 @@ def load_weights(path: str | os.PathLike[str], *, kind: str | None = None) -> Lo
         raise CheckpointError(f"{path}: truncated or corrupt safetensors file ({exc})") from None
     config = _parse_json(meta, "config", path)
     extra = _parse_json(meta, "extra", path)
+    if _ENVELOPE_KEY in meta and meta[_ENVELOPE_KEY] != _envelope_digest(meta):
+        raise CheckpointError(
+            f"{path}: the metadata (kind, config or extra) was modified or corrupted "
+            "(envelope sha256 mismatch); restore the checkpoint from a good copy"
+        )
     if tensor_digest(tensors) != meta["sha256"]:
         raise CheckpointError(
             f"{path}: tensors were modified or corrupted (sha256 mismatch); "
@@ -303,6 +332,7 @@ def load_module(
         config = config_from_dict(config_class, loaded.config, source=str(path))
     except (ConfigError, ValueError) as error:
         raise CheckpointError(f"{path}: the stored {what} config is invalid: {error}") from error
+    check_fit(path, build, config, loaded.tensors, what)
     module = build(config)
     try:
         module.load_state_dict(loaded.tensors, strict=True)
@@ -310,6 +340,42 @@ def load_module(
         raise CheckpointError(f"{path}: tensors do not fit the stored config: {error}") from error
     module.checkpoint_extra = loaded.extra
     return module.eval()
+
+
+def check_fit(
+    path: str | os.PathLike[str],
+    build: Any,
+    config: Any,
+    tensors: Mapping[str, torch.Tensor],
+    what: str,
+) -> None:
+    """Refuse tensors that do not match, name for name, the shapes and dtypes of the module
+    ``build(config)`` makes. It is built on the meta device, so a config asking for an absurd
+    size costs no memory, and nothing is cast: a float64 tensor is not quietly made float32."""
+    try:
+        with torch.device("meta"):
+            skeleton = build(config)
+    except (RuntimeError, ValueError, TypeError, OverflowError) as error:
+        raise CheckpointError(
+            f"{path}: cannot build the {what} its config describes: {error}"
+        ) from error
+    expected = skeleton.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    wrong = [
+        f"{name} is {tensors[name].dtype} {tuple(tensors[name].shape)}, the {what} needs "
+        f"{expected[name].dtype} {tuple(expected[name].shape)}"
+        for name in sorted(set(expected) & set(tensors))
+        if tensors[name].shape != expected[name].shape
+        or tensors[name].dtype != expected[name].dtype
+    ]
+    problems = [f"missing tensors {missing[:5]}"] if missing else []
+    problems += [f"unexpected tensors {unexpected[:5]}"] if unexpected else []
+    problems += wrong[:5]
+    if problems:
+        raise CheckpointError(
+            f"{path}: tensors do not fit the stored {what} config: {'; '.join(problems)}"
+        )
 
 
 def _encode(value: Any, where: str, tensors: dict[str, torch.Tensor]) -> Any:

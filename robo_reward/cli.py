@@ -530,6 +530,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from robo_reward.bench.report import write_report
 
+    if not Path(args.results).is_dir():
+        raise UsageError(
+            f"--results {args.results} is not a folder; run `robo-reward bench quick` to make one"
+        )
     out = args.out or str(Path(args.results) / "report")
     markdown_path, html_path = write_report(args.results, out)
     print(f"report written to {markdown_path} and {html_path}")

@@ -19,6 +19,7 @@ import importlib.resources
 import math
 import os
 import re
+import reprlib
 import types
 from collections.abc import Mapping, Sequence
 from enum import Enum
@@ -41,6 +42,8 @@ __all__ = [
 T = TypeVar("T")
 
 _NONE_TYPE = type(None)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+"""Ints beyond int64 reach numpy and torch only to overflow there (seeds, sizes), so refuse them."""
 _YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -98,7 +101,10 @@ def preset_path(kind: str, name: str | Path) -> Path:
     text = str(name)
     if not text.strip():
         raise ConfigError(f"empty {kind} preset name; available: {_listing(list_presets(kind))}")
-    candidate = Path(text).expanduser()
+    try:
+        candidate = Path(text).expanduser()
+    except RuntimeError:  # "~someone" with no such user (or no home): keep it as written
+        candidate = Path(text)
     looks_like_path = (
         isinstance(name, PurePath)
         or "/" in text
@@ -283,6 +289,10 @@ def _convert(value: Any, tp: Any, key: str, src: _Source, current: Any = None) -
         raise _mismatch(value, tp, key, src, hint="write true or false")
     if tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise src.error(
+                    key, f"'{key}' must fit in a 64-bit integer, got {_describe_value(value)}"
+                )
             return int(value)
         raise _mismatch(value, tp, key, src)
     if tp is float:
@@ -403,12 +413,17 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxstring, _SHORT_REPR.maxother = 3, 60, 60
+
+
 def _describe_value(value: Any) -> str:
     if value is None:
         return "null"
     kinds = {bool: "bool", int: "int", float: "float", str: "str", list: "list", tuple: "list"}
     kind = kinds.get(type(value), "mapping" if isinstance(value, Mapping) else type(value).__name__)
-    text = _show(value)
+    # A bounded repr: a YAML alias bomb is a small file but a list of billions of items.
+    text = _SHORT_REPR.repr(value) if isinstance(value, (list, tuple, Mapping)) else _show(value)
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{kind} {text}"
@@ -589,7 +604,7 @@ def _set_in(mapping: Any, parts: list[str], value: Any) -> dict[Any, Any]:
 def _parse_value(text: str, key: str, src: _Source) -> Any:
     try:
         return yaml.load(text, Loader=_YamlLoader)  # _YamlLoader is a SafeLoader
-    except (yaml.YAMLError, ValueError) as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         problem = _yaml_problem(exc)
         raise src.error(key, f"cannot read the value of '{key}' as YAML: {problem}") from None
 
@@ -679,25 +694,33 @@ def _read_yaml(path: Path) -> tuple[Any, dict[str, int]]:
         raise ConfigError(f"config file not found: {path}", source=str(path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}", source=str(path)) from None
-    loader = _YamlLoader(text)
+    loader = None
     try:
+        loader = _YamlLoader(text)  # checks for unprintable characters (binary files) at once
         node = loader.get_single_node()
         if node is None:
             return None, {}
         lines = _key_lines(node)
         return loader.construct_document(node), lines
-    except (yaml.YAMLError, ValueError) as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+        if isinstance(exc, yaml.reader.ReaderError):
+            where = f"{path} (a binary file?), line {text.count(chr(10), 0, exc.position) + 1}"
         raise ConfigError(
             f"{where}: cannot parse YAML: {_yaml_problem(exc)}", source=str(path)
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _yaml_problem(exc: Exception) -> str:
     """PyYAML's problem, with the line where the unfinished construct began (often the culprit)."""
+    if isinstance(exc, RecursionError):
+        return "lists or mappings nested too deeply"
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):
+        return f"unacceptable character #x{exc.character:04x}: {exc.reason}"
     if not (isinstance(exc, yaml.MarkedYAMLError) and exc.problem):
         return str(exc)
     if not exc.context:

@@ -46,6 +46,7 @@ from robo_reward.bench.perf import (
 )
 from robo_reward.bench.results import SuiteRun, markdown_table, new_run_dir, read_run
 from robo_reward.bench.ros_perf import RosPerfConfig
+from robo_reward.bench.topo_soak import TopoSoakConfig
 from robo_reward.config import config_to_dict, load_config
 from robo_reward.grm.evaluate import EvalConfig
 from robo_reward.perceptual.evaluate import PerceptualEvalConfig
@@ -66,9 +67,11 @@ class PerfSuiteConfig:
 
 @dataclass(frozen=True)
 class SoakSuiteConfig:
-    """``bench soak``: grm_reward over DDS for 5 minutes: latency, dropped rewards, memory."""
+    """``bench soak``: grm_reward (3 cameras at 30 Hz) and topo_mapper (scans at 20 Hz) over
+    DDS for 5 minutes each: latency, dropped messages, memory."""
 
     ros: RosPerfConfig = field(default_factory=lambda: RosPerfConfig(seconds=300.0))
+    topo: TopoSoakConfig = field(default_factory=TopoSoakConfig)
 
 
 class SuiteFailed(RuntimeError):
@@ -180,6 +183,11 @@ def _ros(config: RosPerfConfig, run: SuiteRun) -> None:
 
 def _soak(config: SoakSuiteConfig, run: SuiteRun) -> None:
     _ros(config.ros, run)
+    if config.topo.enabled:
+        from robo_reward.bench.topo_soak import run_topo_soak, topo_soak_markdown
+
+        run.results["topo"] = run_topo_soak(config.topo)
+        run.sections.append(topo_soak_markdown(run.results["topo"]))
 
 
 def _grm(config: EvalConfig, run: SuiteRun) -> None:
@@ -367,7 +375,9 @@ SUITES: dict[str, Suite] = {
         CrossSimConfig, _crosssim, "MuJoCo-trained GRM and policies evaluated in PyBullet"
     ),
     "soak": Suite(
-        SoakSuiteConfig, _soak, "grm_reward over ROS 2 for 5 minutes: latency, drops, memory"
+        SoakSuiteConfig,
+        _soak,
+        "grm_reward and topo_mapper over ROS 2, 5 minutes each: latency, drops, memory",
     ),
 }
 

@@ -6,16 +6,38 @@ message definitions of ROS 2 Kilted) and what ``robo-reward adapt --demo <bag>``
 here: the message types are looked up by name in rosbags' Kilted type store, and a type missing
 there is read from its ``.msg`` file under ``<prefix>/share/<package>/msg/`` of the ROS
 installation (the wheels ship them).
+
+When a bag is closed, the SHA-256 of each storage file is recorded in ``metadata.yaml``
+(``custom_data``, keys ``robo_reward.sha256.<file>``; :func:`seal_bag`), so the reader
+(:func:`robo_reward.data.rosbag.read_bag_demo`) can tell a bag damaged after recording (a flipped
+byte, a cut copy) from a good one: rosbags writes MCAP chunks without CRCs, and sqlite3 keeps no
+checksum of its pages, so without it such damage would be read as (wrong) pixels.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 from types import TracebackType
 
+import yaml
+
 STORAGES = ("mcap", "sqlite3")
+_TYPE_PARTS = (
+    re.compile(r"^[a-z][a-z0-9_]*\Z"),
+    re.compile(r"^(msg|srv|action)\Z"),
+    re.compile(r"^[A-Z][A-Za-z0-9]*\Z"),
+)
+"""ROS 2 interface name rules (REP 144 package names, CamelCase type names)."""
+_TOPIC = re.compile(r"^(/[A-Za-z_][A-Za-z0-9_]*)+\Z")
+"""A fully qualified ROS 2 topic name: ``/`` separated tokens that do not start with a digit."""
+METADATA = "metadata.yaml"
+CHECKSUM_KEY = "robo_reward.sha256."
+"""``custom_data`` key prefix of a storage file's SHA-256 (hex), followed by the file's name."""
 
 
 class BagWriter:
@@ -59,6 +81,11 @@ class BagWriter:
     def add_topic(self, topic: str, msgtype: str) -> None:
         """Register ``topic`` with its type (``sensor_msgs/msg/Image``) before writing to it."""
         self._check_open()
+        if not isinstance(topic, str) or not _TOPIC.match(topic):
+            raise ValueError(
+                f"topic {topic!r} is not a fully qualified ROS 2 topic name such as "
+                "/camera/image_raw (tokens of letters, digits and '_', no '..' or '//')"
+            )
         if topic in self._connections:
             known = self._connections[topic].msgtype
             if known != msgtype:
@@ -84,6 +111,7 @@ class BagWriter:
         if not self.closed:
             self.closed = True
             self._writer.close()
+            seal_bag(self.path)
 
     def __enter__(self) -> BagWriter:
         return self
@@ -106,8 +134,14 @@ class BagWriter:
         from rosbags.typesys import get_types_from_msg
 
         parts = msgtype.split("/")
-        if len(parts) != 3:
-            raise ValueError(f"message type must be <package>/msg/<Name>, got {msgtype!r}")
+        if len(parts) != 3 or not all(
+            pattern.match(part) for pattern, part in zip(_TYPE_PARTS, parts, strict=True)
+        ):
+            # The parts become a path below <prefix>/share: '..' or '/' must not reach it.
+            raise ValueError(
+                f"message type must be <package>/msg/<Name> (package: lower-case letters, digits "
+                f"and '_'; Name: CamelCase letters and digits), got {msgtype!r}"
+            )
         package, kind, name = parts
         for prefix in _prefixes():
             definition = prefix / "share" / package / kind / f"{name}.msg"
@@ -128,3 +162,41 @@ class BagWriter:
 def _prefixes() -> list[Path]:
     prefixes = [Path(p) for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
     return [*prefixes, Path(sys.prefix)]
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 (hex) of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def seal_bag(path: str | Path) -> dict[str, str]:
+    """Record the SHA-256 of every storage file of the closed bag at ``path`` in its
+    ``metadata.yaml`` (``custom_data``), rewritten atomically; returns file -> digest.
+
+    Only files listed in ``relative_file_paths`` are sealed; other ``custom_data`` is kept.
+    """
+    folder = Path(path)
+    meta_path = folder / METADATA
+    meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
+    info = meta["rosbag2_bagfile_information"]
+    digests = {name: file_sha256(folder / name) for name in info.get("relative_file_paths") or []}
+    custom = dict(info.get("custom_data") or {})
+    custom.update({f"{CHECKSUM_KEY}{name}": digest for name, digest in digests.items()})
+    info["custom_data"] = custom
+    mode = meta_path.stat().st_mode & 0o777
+    handle, temp = tempfile.mkstemp(prefix=f".{METADATA}.", suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(handle, mode)
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            yaml.safe_dump(meta, out, default_flow_style=False, sort_keys=False)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, meta_path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return digests

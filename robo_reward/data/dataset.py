@@ -75,7 +75,7 @@ def _read_manifest_json(path: Path) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise DataFormatError(f"{manifest_path}: not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("schema") != DATASET_SCHEMA:
         raise DataFormatError(f"{manifest_path}: not a {DATASET_SCHEMA} manifest")
@@ -343,6 +343,16 @@ def _validate_manifest(path: Path, manifest: dict[str, Any]) -> None:
             mpath,
             all(k in ep for k in ("success", "variant", "num_steps", "seed")),
             f"episodes[{i}] lacks success/variant/num_steps/seed",
+        )
+        _require(
+            mpath,
+            isinstance(ep["success"], bool)
+            and isinstance(ep["variant"], str)
+            and isinstance(ep["num_steps"], int)
+            and not isinstance(ep["num_steps"], bool)
+            and (ep["seed"] is None or isinstance(ep["seed"], int)),
+            f"episodes[{i}] must have a bool success, str variant, int num_steps and "
+            "int-or-null seed",
         )
 
 

@@ -33,6 +33,16 @@ trajectories back out as bags (tests, and users converting ``.npz`` demos). Form
 - **Errors** name the file and the problem: not a bag, a missing topic (with the bag's
   topics), a wrong message type, an unsupported encoding, a truncated or corrupt bag
   (:class:`DataFormatError`), nothing aligned. Nothing is replaced by a default.
+- **Integrity**: ``metadata.yaml`` is checked before any storage file is opened (its files
+  are present, inside the folder and of the storage it names; its message counts are
+  numbers). Bags written by robo_reward (:func:`write_bag_demo`, the ``demo_recorder`` node)
+  record each storage file's SHA-256 in ``custom_data``
+  (:func:`robo_reward.data.bag_writer.seal_bag`) and are verified against it, so a flipped
+  byte or a cut copy is refused rather than read as wrong pixels (rosbags writes MCAP chunks
+  without CRCs; sqlite3 has no page checksums). Other bags rely on what their storage can
+  tell: MCAP chunk CRCs (``ros2 bag record`` writes them), the sqlite3 header's page count
+  against the file size, the message counts of ``metadata.yaml``, and image decoding. A bag
+  is only ever read: its files are left byte for byte as they were.
 - **Writing is atomic**: the bag is written into a hidden temporary folder next to the target
   and renamed into place, so a reader never sees half a bag.
 """
@@ -54,6 +64,7 @@ import numpy as np
 import yaml
 
 from robo_reward.data.atomic import fsync_dir
+from robo_reward.data.bag_writer import CHECKSUM_KEY, file_sha256, seal_bag
 from robo_reward.data.trajectory import VIEW_NAME, DataFormatError, Trajectory
 
 __all__ = [
@@ -105,6 +116,7 @@ def _read_errors() -> tuple[type[BaseException], ...]:
         ValueError,
         IndexError,
         KeyError,
+        TypeError,  # rosbags on a file cut inside its header: ord() of an empty read
         struct.error,
         sqlite3.Error,
     ]
@@ -171,7 +183,13 @@ def _check_distinct_topics(views: Mapping[str, str]) -> None:
 
 
 def _storage_of(path: Path) -> str:
-    """The storage plugin named in ``metadata.yaml`` (read with a safe YAML loader)."""
+    """The storage plugin named in ``metadata.yaml``, once the metadata has been checked
+    (:func:`_check_metadata`)."""
+    return str(_check_metadata(path)["storage_identifier"])
+
+
+def _load_metadata(path: Path) -> dict[str, Any]:
+    """``rosbag2_bagfile_information`` of ``metadata.yaml`` (read with a safe YAML loader)."""
     try:
         meta = yaml.safe_load((path / METADATA).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -179,14 +197,124 @@ def _storage_of(path: Path) -> str:
     info = meta.get("rosbag2_bagfile_information") if isinstance(meta, dict) else None
     if not isinstance(info, dict):
         raise DataFormatError(
-            f"{path}: {METADATA} has no rosbag2_bagfile_information; not a rosbag2 recording"
+            f"{path}: {METADATA} has no rosbag2_bagfile_information; not a rosbag2 recording "
+            f"(`ros2 bag reindex {path}` recreates {METADATA} from the storage files)"
         )
+    return info
+
+
+def _check_metadata(path: Path) -> dict[str, Any]:
+    """``metadata.yaml``'s information after checking what the reader relies on: the storage,
+    the files (listed, inside the folder, present, of that storage, unchanged since robo_reward
+    wrote them) and the per-topic message counts. Raises :class:`DataFormatError` saying what
+    is wrong."""
+    info = _load_metadata(path)
     storage = info.get("storage_identifier")
     if storage not in STORAGES:
         raise DataFormatError(
             f"{path}: storage {storage!r} is not supported; rosbag2 storages read: {STORAGES}"
         )
-    return str(storage)
+    files = info.get("relative_file_paths")
+    if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
+        raise DataFormatError(
+            f"{path}: {METADATA} relative_file_paths must be a list of file names, got {files!r}"
+        )
+    if not files:
+        raise DataFormatError(
+            f"{path}: {METADATA} lists no storage files, so the recording holds no messages"
+        )
+    present = sorted(
+        p.name for p in path.iterdir() if p.suffix in (".mcap", ".db3") and p.is_file()
+    )
+    own, other = (".mcap", ".db3") if storage == "mcap" else (".db3", ".mcap")
+    for name in files:
+        file = _storage_file(path, name)
+        if not file.is_file():
+            what = "is not a file" if file.exists() else "is missing"
+            raise DataFormatError(
+                f"{path}: {METADATA} lists storage file {name}, which {what}; the recording is "
+                f"incomplete (copy every file of the bag folder); storage files present: "
+                f"{present or 'none'}"
+            )
+        if other in file.suffixes and own not in file.suffixes:
+            raise DataFormatError(
+                f"{path}: {METADATA} says storage {storage!r} but lists {name}, a {other} file; "
+                "the metadata does not belong to these files "
+                f"(`ros2 bag reindex {path}` recreates it)"
+            )
+    topics = info.get("topics_with_message_count", [])
+    if not isinstance(topics, list):
+        raise DataFormatError(
+            f"{path}: {METADATA} topics_with_message_count must be a list, got {topics!r}"
+        )
+    for entry in topics:
+        meta = entry.get("topic_metadata") if isinstance(entry, dict) else None
+        count = entry.get("message_count") if isinstance(entry, dict) else None
+        if (
+            not isinstance(meta, dict)
+            or not isinstance(meta.get("name"), str)
+            or not isinstance(meta.get("type"), str)
+            or isinstance(count, bool)
+            or not isinstance(count, int)
+            or count < 0
+        ):
+            raise DataFormatError(
+                f"{path}: {METADATA} has a malformed topics_with_message_count entry {entry!r} "
+                "(expected topic_metadata with name and type, and a message_count >= 0)"
+            )
+    _verify_checksums(path, info)
+    if storage == "sqlite3":
+        for name in files:
+            _check_sqlite_size(path, _storage_file(path, name))
+    return info
+
+
+def _storage_file(path: Path, name: str) -> Path:
+    """A listed storage file, looked up by its name in the bag folder, as rosbags and rosbag2
+    do (old bags list ``<bag>/<file>``); a listed path never leads outside the folder."""
+    return path / Path(name).name
+
+
+def _verify_checksums(path: Path, info: Mapping[str, Any]) -> None:
+    """Compare each storage file with the SHA-256 robo_reward recorded when writing it."""
+    custom = info.get("custom_data")
+    if not isinstance(custom, dict):
+        return
+    for key, expected in custom.items():
+        if not (isinstance(key, str) and key.startswith(CHECKSUM_KEY)):
+            continue
+        name = key[len(CHECKSUM_KEY) :]
+        if name not in info["relative_file_paths"]:
+            continue
+        actual = file_sha256(_storage_file(path, name))
+        if actual != expected:
+            raise DataFormatError(
+                f"{path}: storage file {name} has changed since it was recorded: its SHA-256 "
+                f"is {actual[:16]}..., {METADATA} records {str(expected)[:16]}...; the bag is "
+                "truncated or corrupt (copy it again from the recording machine)"
+            )
+
+
+def _check_sqlite_size(path: Path, file: Path) -> None:
+    """A ``.db3`` shorter than its header's page count is truncated: sqlite would read the
+    missing pages as zeros, not fail."""
+    if Path(f"{file}-wal").exists():  # pages may live in the write-ahead log
+        return
+    with open(file, "rb") as handle:
+        header = handle.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return  # not a database at all: the reader says so
+    page_size = struct.unpack(">H", header[16:18])[0]
+    page_size = 65536 if page_size == 1 else page_size
+    change_counter, pages = struct.unpack(">II", header[24:32])
+    valid_for = struct.unpack(">I", header[92:96])[0]
+    size = file.stat().st_size
+    if pages and valid_for == change_counter and size < pages * page_size:
+        raise DataFormatError(
+            f"{path}: storage file {file.name} is truncated: {size} bytes, but its header "
+            f"counts {pages} pages of {page_size} bytes ({pages * page_size} bytes); copy the "
+            "bag again"
+        )
 
 
 def looks_like_rosbag2(path: str | os.PathLike[str]) -> bool:
@@ -438,6 +566,11 @@ def _select_connections(reader: Any, path: Path, views: Mapping[str, str]) -> di
         f"{topic} [{'/'.join(sorted({c.msgtype for c in conns}))}]"
         for topic, conns in sorted(by_topic.items())
     )
+    if not by_topic:
+        raise DataFormatError(
+            f"{path}: the bag is empty: it has no topics, so no camera views "
+            f"({', '.join(views.values())}) to read"
+        )
     selected: dict[str, list] = {}
     for view, topic in views.items():
         conns = by_topic.get(topic)
@@ -874,6 +1007,7 @@ def write_bag_demo(
                     writer.write(conns[view], stamp, data)
         finally:
             writer.close()
+        seal_bag(staged)
         for item in staged.iterdir():
             with open(item, "rb") as handle:
                 os.fsync(handle.fileno())

@@ -484,7 +484,7 @@ def _parse_header(arrays: Mapping[str, np.ndarray], prefix: str, source: str) ->
         raise DataFormatError(f"{source}: {key!r} must be a 0-d unicode string array")
     try:
         header = json.loads(str(raw[()]))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise DataFormatError(f"{source}: {key!r} is not valid JSON: {exc}") from None
     if not isinstance(header, dict) or header.get("schema") != TRAJECTORY_SCHEMA:
         raise DataFormatError(f"{source}: {key!r} is not a {TRAJECTORY_SCHEMA} header")
@@ -522,10 +522,13 @@ def trajectory_from_arrays(
     """Inverse of :func:`trajectory_to_arrays`; errors name ``source`` and the missing key."""
     header = _parse_header(arrays, prefix, source)
 
+    used = {f"{prefix}{HEADER_KEY}"}
+
     def get(key: str) -> np.ndarray:
         full = f"{prefix}{key}"
         if full not in arrays:
             raise DataFormatError(f"{source}: missing field {full!r}")
+        used.add(full)
         return arrays[full]
 
     def per_view(group: str, views: Any) -> dict[str, np.ndarray]:
@@ -534,18 +537,32 @@ def trajectory_from_arrays(
         return {v: get(f"{group}/{v}") for v in views}
 
     optional = header["optional_arrays"]
-    if not isinstance(optional, list) or not set(optional) <= set(OPTIONAL_ARRAYS):
+    if (
+        not isinstance(optional, list)
+        or not all(isinstance(name, str) for name in optional)
+        or not set(optional) <= set(OPTIONAL_ARRAYS)
+    ):
         raise DataFormatError(f"{source}: unknown optional_arrays {optional!r}")
     kwargs: dict[str, Any] = {name: get(name) for name in optional}
+    kwargs |= {
+        "frames": per_view("frames", header["views"]),
+        "depth": per_view("depth", header["depth_views"]),
+        "view_valid": per_view("view_valid", header["view_valid_views"]),
+        "actions": get("actions"),
+        "states": get("states"),
+        "timestamps_ns": get("timestamps_ns"),
+    }
+    # An array the header does not list would be dropped without a word (true progress lost to
+    # an edited header, say): refuse the file instead.
+    stray = sorted(key for key in arrays if key.startswith(prefix) and key not in used)
+    if stray:
+        raise DataFormatError(
+            f"{source}: arrays {stray[:5]} are not listed in the header "
+            "(an edited or mismatched header?)"
+        )
     keyframes, labels = header["keyframes"], header["subtask_labels"]
     try:
         return Trajectory(
-            frames=per_view("frames", header["views"]),
-            depth=per_view("depth", header["depth_views"]),
-            view_valid=per_view("view_valid", header["view_valid_views"]),
-            actions=get("actions"),
-            states=get("states"),
-            timestamps_ns=get("timestamps_ns"),
             task=header["task"],
             task_text=header["task_text"],
             success=header["success"],
@@ -598,10 +615,30 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         _sniff(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            foreign = [name for name in archive.zip.namelist() if not name.endswith(".npy")]
+            if any(name.endswith(".pkl") for name in foreign):
+                raise DataFormatError(
+                    f"{path}: a torch.save / pickle archive (member {foreign[0]!r}), not an .npz; "
+                    "refusing to load pickled data"
+                )
+            arrays = {key: archive[key] for key in archive.files}
+    except DataFormatError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+        # NotImplementedError: zipfile's word for a mangled version or compression field
         raise DataFormatError(f"{path}: truncated or corrupted .npz ({exc})") from None
+    except MemoryError as exc:
+        raise DataFormatError(
+            f"{path}: an array in it does not fit in memory ({exc}); the file is corrupted "
+            "(a mangled shape) or too large for this machine"
+        ) from None
     except ValueError as exc:
         if "pickle" in str(exc):
             raise DataFormatError(f"{path}: contains pickled (object) arrays; refusing") from None
         raise DataFormatError(f"{path}: corrupted .npz member ({exc})") from None
+    not_arrays = [key for key, value in arrays.items() if not isinstance(value, np.ndarray)]
+    if not_arrays:
+        raise DataFormatError(
+            f"{path}: member {not_arrays[0]!r} is not a numpy array (.npy); not a robo_reward .npz"
+        )
+    return arrays

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from robo_reward.data import Trajectory
+from robo_reward.data.paths import file_name_part
 from robo_reward.grm.adapt import AdaptConfig, adapt
 from robo_reward.grm.checkpoint import default_checkpoint, load_grm
 from robo_reward.grm.completion import completion_class  # re-exported: the rule lives there
@@ -191,10 +192,11 @@ def evaluate_model(
             if plot_dir is not None and index < plots:
                 from robo_reward.grm.plots import plot_progress
 
+                png = f"{file_name_part(label)}_{file_name_part(traj.task)}_{index}.png"
                 plot_progress(
                     traj,
                     curves,
-                    plot_dir / f"{label}_{traj.task}_{index}.png",
+                    plot_dir / png,
                     title=f"{traj.task} ({label}), VOC fused {vocs[name]['fused'][-1]:.3f}",
                 )
     confusions = {name: {t: dict.fromkeys(CLASSES, 0) for t in CLASSES} for name in fusions}
@@ -259,7 +261,8 @@ def run_eval(config: EvalConfig, out_dir: str | Path, progress: bool = True) -> 
         }
         if config.adapt_model:
             started = time.perf_counter()
-            adapted = adapt(demo, out / f"adapted_{task}", config.adaptation, progress=False)
+            adapted_dir = out / f"adapted_{file_name_part(task)}"
+            adapted = adapt(demo, adapted_dir, config.adaptation, progress=False)
             task_result["adaptation"] = {
                 "seconds": time.perf_counter() - started,
                 "labels": adapted.labels,

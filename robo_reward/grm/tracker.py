@@ -288,6 +288,8 @@ def hop_batch(
     config = grm.config
     expected = (len(config.views), config.image_size, config.image_size, 3)
     for name, images in (("before", before), ("after", after)):
+        if not isinstance(images, np.ndarray):
+            raise ValueError(f"{name} must be a numpy array, got {type(images).__name__}")
         if images.dtype != np.uint8 or images.shape[1:] != expected:
             raise ValueError(
                 f"{name} must be uint8 of shape (N, *{expected}), got {images.dtype} {images.shape}"
@@ -295,10 +297,23 @@ def hop_batch(
     if len(before) != len(after):
         raise ValueError(f"{len(before)} BEFORE images but {len(after)} AFTER images")
     n = len(before)
+    if n == 0:
+        raise ValueError("no (BEFORE, AFTER) pairs: before and after are empty")
     masks = [
-        np.ones((n, len(config.views)), bool) if m is None else np.asarray(m, bool)
+        np.ones((n, len(config.views)), bool) if m is None else np.asarray(m)
         for m in (before_mask, after_mask)
     ]
+    for name, mask in zip(("before_mask", "after_mask"), masks, strict=True):
+        if mask.dtype != np.bool_ or mask.shape != (n, len(config.views)):
+            raise ValueError(
+                f"{name} must be bool of shape {(n, len(config.views))}, got {mask.dtype} "
+                f"{mask.shape}"
+            )
+        if not mask.any(axis=1).all():
+            raise ValueError(
+                f"{name}: pair {int(np.argmin(mask.any(axis=1)))} has no view at all; a hop "
+                "from no image would be a guess"
+            )
     # A replay buffer's s' is the next transition's s: encode such an AFTER frame once.
     shared = np.zeros(n, dtype=bool)
     shared[:-1] = [np.array_equal(after[i], before[i + 1]) for i in range(n - 1)]
@@ -359,4 +374,9 @@ def _encode_frames(grm: GRM, frames: np.ndarray, batch_size: int) -> torch.Tenso
 
 def _known(observation: Mapping[str, np.ndarray], views: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The images of the views a model uses; cameras it does not know are ignored."""
+    if not isinstance(observation, Mapping):
+        raise ValueError(
+            f"an observation must be a mapping view -> uint8 (H, W, 3) image, got "
+            f"{type(observation).__name__}"
+        )
     return {view: image for view, image in observation.items() if view in views}

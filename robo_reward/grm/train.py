@@ -3,13 +3,16 @@
 One loop serves both. It runs in one process or data-parallel under ``torchrun`` (DDP, gloo on
 CPU, NCCL on GPU): every rank draws the same global batch from ``(seed, step)`` and trains on its
 slice, so N ranks follow the same trajectory as one process with the whole batch. Checkpoints
-(safetensors, atomic) are written every ``checkpoint_every`` steps; ``resume`` continues from the
-last one and replays exactly the batches an uninterrupted run would have drawn.
+(safetensors) are written every ``checkpoint_every`` steps; ``resume`` continues from the last one
+and replays exactly the batches an uninterrupted run would have drawn. The weights, the optimizer
+state and the log are one atomic set (:func:`robo_reward.data.atomic.atomic_group`): a run killed
+at any instant, even while saving, resumes from a consistent checkpoint and logs every row once.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import time
@@ -25,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from robo_reward.checkpoints import CheckpointError
+from robo_reward.data.atomic import atomic_group, recover_group
 from robo_reward.grm.augment import augment_images
 from robo_reward.grm.checkpoint import load_grm, load_training_state, save_grm, save_training_state
 from robo_reward.grm.hop import expected_hop, two_hot
@@ -246,6 +251,10 @@ def train_grm(
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(train_config.seed)
     checkpoint = out / CHECKPOINT_NAME
+    if resume and ddp.main:
+        recover_group(_checkpoint_files(out))
+    if resume and ddp.world_size > 1:
+        dist.barrier()  # every rank reads the checkpoint the main rank recovered
     if resume and not checkpoint.is_file():
         raise FileNotFoundError(f"--resume: no checkpoint to resume in {out}")
     # Weights come from this run's checkpoint (resume), a given one (adaptation; its stored
@@ -257,6 +266,11 @@ def train_grm(
         grm.parameters(), lr=train_config.lr, weight_decay=train_config.weight_decay
     )
     start = load_training_state(out / OPTIMIZER_NAME, optimizer)["step"] + 1 if resume else 0
+    if resume and grm.checkpoint_extra.get("step") != start - 1:
+        raise CheckpointError(
+            f"{out}: {CHECKPOINT_NAME} is from step {grm.checkpoint_extra.get('step')!r} but "
+            f"{OPTIMIZER_NAME} from step {start - 1}; restore the files of one save together"
+        )
 
     pair_model: nn.Module = PairModel(grm)
     if ddp.world_size > 1:
@@ -300,13 +314,32 @@ def train_grm(
                 on_log(step, stats)
         last = step == train_config.steps - 1
         if ddp.main and ((step + 1) % train_config.checkpoint_every == 0 or last):
-            save_grm(checkpoint, grm, {**metadata, "step": step})
-            save_training_state(out / OPTIMIZER_NAME, optimizer, {"step": step})
-            _append_log(out / LOG_NAME, log_rows)
+            with atomic_group(_checkpoint_files(out)) as (weights, optimizer_state, log):
+                save_grm(weights, grm, {**metadata, "step": step})
+                save_training_state(optimizer_state, optimizer, {"step": step})
+                _extend_log(out / LOG_NAME, log, log_rows)
             log_rows = []
     if ddp.main:
         _append_log(out / LOG_NAME, log_rows)
     return TrainResult(train_config.steps, stats["loss"], time.perf_counter() - started, checkpoint)
+
+
+def _checkpoint_files(out: Path) -> list[Path]:
+    """The files one checkpoint consists of; the first names the group."""
+    return [out / CHECKPOINT_NAME, out / OPTIMIZER_NAME, out / LOG_NAME]
+
+
+def _extend_log(path: Path, staged: Path, rows: list[dict[str, float]]) -> None:
+    """Write the log at ``path`` plus ``rows`` to ``staged``."""
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if rows:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\r\n")
+        if not text:
+            writer.writeheader()
+        writer.writerows(rows)
+        text += buffer.getvalue()
+    staged.write_text(text, encoding="utf-8", newline="")
 
 
 def _append_log(path: Path, rows: list[dict[str, float]]) -> None:

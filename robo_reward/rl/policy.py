@@ -46,7 +46,7 @@ from gymnasium import spaces
 from torch import nn
 from torch.distributions import Normal
 
-from robo_reward.checkpoints import CheckpointError, load_weights, save_weights
+from robo_reward.checkpoints import CheckpointError, check_fit, load_weights, save_weights
 from robo_reward.rl.networks import Observation, ObservationEncoder, is_image_space, mlp
 from robo_reward.rl.normalize import ObservationNormalizer
 from robo_reward.rl.spaces import space_from_json, space_to_json
@@ -61,6 +61,19 @@ __all__ = [
 
 ACTOR_TYPES = ("squashed_gaussian", "gaussian")
 POLICY_KIND = "policy"
+_CONFIG_KEYS = frozenset(
+    (
+        "algo",
+        "actor_type",
+        "observation_space",
+        "action_space",
+        "encoder_keys",
+        "hidden",
+        "normalize_observations",
+        "cnn_features",
+    )
+)
+"""What :meth:`Policy.config` writes (plus ``algo``): no more, no less."""
 LOG_STD_MIN = -5.0
 LOG_STD_MAX = 2.0
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -315,22 +328,42 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     """
     loaded = load_weights(path, kind=POLICY_KIND)
     config = loaded.config
-    try:
-        policy = Policy(
+    missing = sorted(_CONFIG_KEYS - set(config))
+    unknown = sorted(set(config) - _CONFIG_KEYS)
+    if missing or unknown:
+        raise CheckpointError(
+            f"{path}: policy config lacks {missing} or has unknown entries {unknown} "
+            "(corrupted, or not written by save_policy)"
+        )
+    for key, kind in (("algo", str), ("normalize_observations", bool), ("cnn_features", int)):
+        value = config[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise CheckpointError(
+                f"{path}: policy config {key!r} must be a {kind.__name__}, got {value!r}"
+            )
+
+    def build(config: dict[str, Any]) -> Policy:
+        return Policy(
             space_from_json(config["observation_space"]),
             space_from_json(config["action_space"]),
             actor_type=config["actor_type"],
             keys=config["encoder_keys"],
             hidden=tuple(config["hidden"]),
-            normalize_observations=bool(config["normalize_observations"]),
-            cnn_features=int(config["cnn_features"]),
+            normalize_observations=config["normalize_observations"],
+            cnn_features=config["cnn_features"],
         )
-    except (KeyError, TypeError, ValueError) as exc:
+
+    try:
+        check_fit(path, build, config, loaded.tensors, "policy")
+        policy = build(config)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path}: policy config is malformed ({exc!r})") from None
     try:
         policy.load_state_dict(loaded.tensors, strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the policy config ({exc})") from None
-    policy.algo = str(config.get("algo", ""))
+    policy.algo = config["algo"]
     policy.extra = loaded.extra
     return policy.eval()

@@ -69,6 +69,7 @@ from robo_reward.checkpoints import (
     save_optimizer,
     save_weights,
 )
+from robo_reward.data.atomic import atomic_group, recover_group
 from robo_reward.rl.episodes import REWARD_TERM_PREFIXES, evaluate_policy, step_values
 from robo_reward.rl.hyperparams import ControllerConfig, is_real
 from robo_reward.rl.logger import RunLogger
@@ -461,6 +462,8 @@ class PPO:
         self._recent_successes: deque[float] = deque(maxlen=20)
         self._last_losses: dict[str, float] = {}
         self._last_eval: dict[str, float] = {}
+        self.checkpoint_extra: dict[str, Any] = {}
+        """What the caller stored with :meth:`save` (``extra``), after :meth:`load`."""
         self._obs: dict[str, torch.Tensor] | None = None
         self._allocate_rollout()
         num_envs = config.num_envs
@@ -884,19 +887,30 @@ class PPO:
         stem = path.name.removesuffix(".safetensors")
         return {"optimizer": path.with_name(f"{stem}.optim.safetensors")}
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write everything needed to resume exactly, each file atomically.
+    def save(self, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None) -> Path:
+        """Write everything needed to resume exactly, as one atomic pair of files.
 
         ``path`` holds the policy (with its observation statistics), the value function, the
-        torch RNG state, counters and the numpy RNG state; :meth:`sidecar_paths` lists the
-        optimizer file written next to it first. Both carry one save id, so a pair mixed from
-        two saves is refused on load. Ends the episodes in progress (see the module docstring).
+        torch RNG state, counters, the numpy RNG state and the caller's JSON ``extra`` (back as
+        ``checkpoint_extra`` after :meth:`load`); :meth:`sidecar_paths` lists the optimizer
+        file written with it. The pair is written with
+        :func:`~robo_reward.data.atomic.atomic_group`, so a process killed while saving leaves
+        the previous pair or the new one, never a mix; both also carry one save id, so a pair
+        mixed by hand is refused on load. Ends the episodes in progress (see the module
+        docstring).
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._obs = None
-        save_id = uuid.uuid4().hex
         sidecars = self.sidecar_paths(path)
+        with atomic_group([path, *sidecars.values()]) as staged:
+            self._save_files(staged[0], dict(zip(sidecars, staged[1:], strict=True)), extra)
+        return path
+
+    def _save_files(
+        self, path: Path, sidecars: Mapping[str, Path], caller_extra: Mapping[str, Any] | None
+    ) -> None:
+        save_id = uuid.uuid4().hex
         stamp = {"save_id": save_id}
         save_optimizer(sidecars["optimizer"], self.optimizer, extra=stamp)
         tensors: dict[str, torch.Tensor] = {}
@@ -920,8 +934,9 @@ class PPO:
             "last_eval": self._last_eval,
             "numpy_rng": self.rng.bit_generator.state,
             "sidecars": {name: p.name for name, p in sidecars.items()},
+            "caller": dict(caller_extra or {}),
         }
-        return save_weights(path, tensors, kind=PPO_KIND, config=config, extra=extra)
+        save_weights(path, tensors, kind=PPO_KIND, config=config, extra=extra)
 
     @classmethod
     def load(
@@ -935,9 +950,11 @@ class PPO:
 
         Refuses (``CheckpointError``) a checkpoint of another kind or algorithm (a SAC
         checkpoint, a bare policy), an env whose observation or action space differs from the
-        saved one, and an optimizer file from another save.
+        saved one, and an optimizer file from another save. A save that a killed process left
+        half-done is first finished or undone (:func:`~robo_reward.data.atomic.recover_group`).
         """
         path = Path(path)
+        recover_group([path, *cls.sidecar_paths(path).values()])
         loaded = load_weights(path)
         if loaded.kind != PPO_KIND or loaded.config.get("algo") != cls.algo:
             raise CheckpointError(
@@ -1008,6 +1025,7 @@ class PPO:
             self._recent_returns.extend(extra["recent_returns"])
             self._recent_successes.extend(extra["recent_successes"])
             self._last_eval = dict(extra["last_eval"])
+            self.checkpoint_extra = dict(extra.get("caller", {}))
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{path}: trainer state is malformed ({exc!r})") from None
 

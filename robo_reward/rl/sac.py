@@ -48,6 +48,7 @@ from robo_reward.checkpoints import (
     save_optimizer,
     save_weights,
 )
+from robo_reward.data.atomic import atomic_group, recover_group
 from robo_reward.rl.episodes import REWARD_TERM_PREFIXES, evaluate_policy, has_key, step_values
 from robo_reward.rl.hyperparams import ControllerConfig
 from robo_reward.rl.logger import RunLogger
@@ -255,6 +256,8 @@ class SAC:
         self._eval_factory = eval_env if eval_env is not None else (env if callable(env) else None)
         self._eval_env: gym.Env | None = None
         self.logger: RunLogger | None = None
+        self.checkpoint_extra: dict[str, Any] = {}
+        """What the caller stored with :meth:`save` (``extra``), after :meth:`load`."""
         try:
             self._build(run_dir)
         except BaseException:
@@ -633,20 +636,30 @@ class SAC:
             "replay": path.with_name(f"{stem}.replay.npz"),
         }
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write everything needed to resume exactly, each file atomically.
+    def save(self, path: str | os.PathLike[str], extra: Mapping[str, Any] | None = None) -> Path:
+        """Write everything needed to resume exactly, as one atomic set of files.
 
-        ``path`` holds the networks, temperature, torch RNG state, counters and numpy RNG
-        state; :meth:`sidecar_paths` lists the optimizer and replay files written next to it
-        first. All carry one save id, so a set mixed from two saves is refused on load. Ends
-        the episodes in progress (see the module docstring).
+        ``path`` holds the networks, temperature, torch RNG state, counters, numpy RNG state
+        and the caller's JSON ``extra`` (back as ``checkpoint_extra`` after :meth:`load`);
+        :meth:`sidecar_paths` lists the optimizer and replay files written with it. The set is
+        written with :func:`~robo_reward.data.atomic.atomic_group`, so a process killed while
+        saving leaves the previous set or the new one, never a mix; all files also carry one
+        save id, so a set mixed by hand is refused on load. Ends the episodes in progress (see
+        the module docstring).
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.buffer.end_episodes()
         self._obs = None
-        save_id = uuid.uuid4().hex
         sidecars = self.sidecar_paths(path)
+        with atomic_group([path, *sidecars.values()]) as staged:
+            self._save_files(staged[0], dict(zip(sidecars, staged[1:], strict=True)), extra)
+        return path
+
+    def _save_files(
+        self, path: Path, sidecars: Mapping[str, Path], caller_extra: Mapping[str, Any] | None
+    ) -> None:
+        save_id = uuid.uuid4().hex
         stamp = {"save_id": save_id}
         save_optimizer(sidecars["actor_optimizer"], self.actor_optimizer, extra=stamp)
         save_optimizer(sidecars["critic_optimizer"], self.critic_optimizer, extra=stamp)
@@ -679,8 +692,9 @@ class SAC:
             "last_eval": self._last_eval,
             "numpy_rng": self.rng.bit_generator.state,
             "sidecars": {name: p.name for name, p in sidecars.items()},
+            "caller": dict(caller_extra or {}),
         }
-        return save_weights(path, tensors, kind=SAC_KIND, config=config, extra=extra)
+        save_weights(path, tensors, kind=SAC_KIND, config=config, extra=extra)
 
     @classmethod
     def load(
@@ -694,9 +708,11 @@ class SAC:
 
         Refuses (``CheckpointError``) a checkpoint of another kind or algorithm, an env whose
         observation or action space differs from the saved one, and sidecar files from
-        another save.
+        another save. A save that a killed process left half-done is first finished or undone
+        (:func:`~robo_reward.data.atomic.recover_group`).
         """
         path = Path(path)
+        recover_group([path, *cls.sidecar_paths(path).values()])
         loaded = load_weights(path)
         if loaded.kind != SAC_KIND or loaded.config.get("algo") != cls.algo:
             raise CheckpointError(
@@ -771,6 +787,7 @@ class SAC:
         self._recent_returns.extend(extra["recent_returns"])
         self._recent_successes.extend(extra["recent_successes"])
         self._last_eval = dict(extra["last_eval"])
+        self.checkpoint_extra = dict(extra.get("caller", {}))
 
     # ------------------------------------------------------------------ cleanup
     def close(self) -> None:

@@ -318,11 +318,12 @@ class GRMRewardStream:
         or one). A bad frame raises ``ValueError`` and is counted for diagnostics."""
         self._last_input_s = time.monotonic()
         try:
+            stamp = _stamp_ns(stamp_ns, f"view {view!r}")
             image = self.prepare(view, frame)
         except ValueError as exc:
             self.note_rejected(view, str(exc))
             raise
-        sets = self.sync.push(view, stamp_ns, image)
+        sets = self.sync.push(view, stamp, image)
         if self.sync.jumps != self._seen_jumps:
             self._seen_jumps = self.sync.jumps
             jump = self.sync.last_jump
@@ -342,6 +343,7 @@ class GRMRewardStream:
 
     def note_rejected(self, view: str, reason: str) -> None:
         """Count a frame the caller could not use (e.g. an undecodable image message)."""
+        view = view if isinstance(view, str) else repr(view)
         self.rejected[view] += 1
         self.last_rejection[view] = reason
 
@@ -380,7 +382,11 @@ class GRMRewardStream:
         """One synchronised step. ``frames``: view -> uint8 (H, W, 3) (validated and resized as in
         :meth:`prepare`); ``stale``: required views known to be stale. Returns None (and counts
         the reason) when the step must not produce an estimate."""
-        stamp = int(stamp_ns)
+        stamp = _stamp_ns(stamp_ns, "a step")
+        if not isinstance(frames, Mapping):
+            raise ValueError(
+                f"a step's frames must be a mapping view -> image, got {type(frames).__name__}"
+            )
         if self._episode_floor is not None and stamp < self._episode_floor:
             self.skipped["stamped before the episode reset"] += 1
             return None
@@ -533,6 +539,16 @@ class GRMRewardStream:
                 )
             parts.append({v: self.prepare(v, np.asarray(observation[v])) for v in self.views})
         return Reference(*parts)
+
+
+def _stamp_ns(value: Any, what: str) -> int:
+    """A stamp as int nanoseconds (numpy ints too); a float, None or a string is a ValueError:
+    rounding a float stamp would guess, and a guessed stamp can pair the wrong frames."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ValueError(
+            f"{what}: stamps are integer nanoseconds, got {type(value).__name__} {value!r}"
+        )
+    return int(value)
 
 
 def latency_probe(

@@ -42,6 +42,9 @@ Bad input (nothing is guessed; every refusal is counted with its reason and repo
   map (:meth:`TopoMapperStream.reset`, the node's ``~/reset``);
 - **stamps going backwards** (a bag or simulator restarting) start a new map, reported; a scan
   with the stamp of the last update is refused as a duplicate;
+- **inputs lost before the stream** (a transport queue that overflowed when scans came faster
+  than the node took them) are counted by the caller (:meth:`TopoMapperStream.note_lost`) and
+  reported; every scan that does arrive is mapped, in order;
 - **no goal** (``missing_goal``): ``"explore"`` (default) maps and explores without a goal
   direction: frontiers are ranked by path cost alone and the goal is never a target, until a
   goal is given (reported on the status); ``"refuse"`` refuses updates until a goal is given.
@@ -180,6 +183,9 @@ class TopoMapperStream:
         self.last_refusal: dict[str, str] = {}
         self.dropped = 0
         """Scans replaced by a newer one before odometry of their time arrived."""
+        self.lost: Counter[str] = Counter()
+        """Inputs lost before they reached the stream (counted by the caller), by kind."""
+        self._reported_lost: Counter[str] = Counter()
         self.last: TopoStep | None = None
         self.last_cloud: VirtualScan | None = None
         """The virtual scan of the last cloud pushed (:meth:`push_cloud`)."""
@@ -238,6 +244,13 @@ class TopoMapperStream:
         not convert), so diagnostics report it."""
         self.refused[what] += 1
         self.last_refusal[what] = reason
+
+    def note_lost(self, what: str, count: int) -> None:
+        """Count ``count`` inputs of kind ``what`` (``scan``, ``odometry``, ``cloud``) that never
+        reached the stream, e.g. messages a transport queue dropped (the ROS node reads the gaps
+        in the publishers' sequence numbers), so diagnostics report them."""
+        if count > 0:
+            self.lost[what] += int(count)
 
     def _refuse(self, what: str, reason: str) -> None:
         self.note_refused(what, reason)
@@ -445,6 +458,14 @@ class TopoMapperStream:
         for what, n in sorted(new_refusals.items()):
             problems.append((WARN, f"{n} {what} input(s) refused: {self.last_refusal[what]}"))
         self._reported = Counter(self.refused)
+        new_lost = self.lost - self._reported_lost
+        if new_lost:
+            kinds = ", ".join(f"{n} {what}" for what, n in sorted(new_lost.items()))
+            problems.append(
+                (WARN, f"input lost before the mapper read it ({kinds}): published faster than "
+                       "the node takes it; the newest inputs are mapped")
+            )  # fmt: skip
+            self._reported_lost = Counter(self.lost)
         if self.dropped > self._reported_dropped:
             problems.append(
                 (WARN, f"{self.dropped - self._reported_dropped} scan(s) dropped: replaced "
@@ -493,6 +514,7 @@ class TopoMapperStream:
             "refused": ",".join(f"{k}:{n}" for k, n in sorted(self.refused.items())),
             "last_refusal": " | ".join(f"{k}: {v}" for k, v in sorted(self.last_refusal.items())),
             "dropped_scans": str(self.dropped),
+            "lost": ",".join(f"{k}:{n}" for k, n in sorted(self.lost.items())),
             **self._cloud_values(),
         }
 

@@ -96,7 +96,9 @@ def test_without_rclpy_the_suite_section_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(ros_perf, "ros_available", lambda: (False, "no rclpy on this machine"))
-    run_dir, markdown = suites.run_suite("soak", tmp_path, overrides=["ros.seconds=5"])
+    run_dir, markdown = suites.run_suite(
+        "soak", tmp_path, overrides=["ros.seconds=5", "topo.enabled=false"]
+    )
     assert "ROS grm_reward, 3 cameras at 30 Hz" in markdown
     assert "Skipped: no rclpy on this machine" in markdown
     payload = json.loads((run_dir / "results.json").read_text())

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -404,6 +405,12 @@ def test_rows_missing_from_a_db3_are_detected(push_demo: Trajectory, tmp_path: P
     bag = write_bag_demo(push_demo, tmp_path / "demo", storage="sqlite3")
     with sqlite3.connect(bag / "demo.db3") as db:
         db.execute("DELETE FROM messages WHERE id > 20")
+    with pytest.raises(DataFormatError, match="demo.db3 has changed since it was recorded"):
+        read_bag_demo(bag, views_of(push_demo, False))
+    # A bag recorded by other tools has no checksums: the message counts still tell.
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())
+    meta["rosbag2_bagfile_information"]["custom_data"] = None
+    (bag / "metadata.yaml").write_text(yaml.safe_dump(meta))
     with pytest.raises(DataFormatError, match="lists 36 messages on /front/image_raw but 7 were"):
         read_bag_demo(bag, views_of(push_demo, False))
 

@@ -131,9 +131,9 @@ def test_periodic_checkpoints_are_written_during_training(tmp_path, algo: str, m
     saves: list[int] = []
     original = trainer_class.save
 
-    def counting_save(self, path):
+    def counting_save(self, path, **kwargs):
         saves.append(self.global_step)
-        return original(self, path)
+        return original(self, path, **kwargs)
 
     monkeypatch.setattr(trainer_class, "save", counting_save)
     train(dataclasses.replace(tiny(algo), steps=256, save_every=64), tmp_path, progress=False)

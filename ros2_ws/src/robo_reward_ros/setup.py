@@ -32,6 +32,7 @@ setup(
             'sim_bridge = robo_reward_ros.sim_bridge:main',
             'demo_recorder = robo_reward_ros.demo_recorder:main',
             'camera_player = robo_reward_ros.camera_player:main',
+            'scan_player = robo_reward_ros.scan_player:main',
         ],
     },
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import rclpy
@@ -43,6 +44,52 @@ LATCHED_QOS = QoSProfile(
     durability=DurabilityPolicy.TRANSIENT_LOCAL,
 )
 """A value late joiners still get (a goal, an episode index): transient local, depth 1."""
+
+
+class InputGaps:
+    """Messages lost between a publisher and this node, per input, from the publication
+    sequence numbers DDS hands a callback (rclpy's ``MessageInfo``): a subscription queue that
+    overflowed because the input comes faster than the node takes it (sensor-data QoS keeps the
+    last 5), or best-effort samples lost on the way. Such losses are otherwise invisible to the
+    node; this counts them so diagnostics can say so.
+
+    Subscribe with a two-argument callback ``(msg, info)`` and call :meth:`note` with the
+    input's name and ``info``.
+    """
+
+    MAX_PUBLISHERS = 64
+    """Publishers remembered per node (the oldest is forgotten): a camera driver restarted over
+    days does not grow the table."""
+
+    def __init__(self) -> None:
+        self.lost: Counter[str] = Counter()
+        """Messages lost so far, by input."""
+        self._last: OrderedDict[tuple[str, bytes], int] = OrderedDict()
+        self._reported: Counter[str] = Counter()
+
+    def note(self, name: str, info: Mapping[str, Any] | None) -> int:
+        """Record one received message of input ``name``; the messages lost just before it."""
+        sequence = info.get('publication_sequence_number') if info else None
+        if sequence is None:  # an RMW without sequence numbers: nothing to tell
+            return 0
+        gid = info.get('publisher_gid')
+        publisher = bytes(gid['data']) if isinstance(gid, Mapping) and 'data' in gid else repr(
+            gid).encode()
+        key = (name, publisher)
+        last = self._last.pop(key, None)
+        self._last[key] = int(sequence)
+        if len(self._last) > self.MAX_PUBLISHERS:
+            self._last.popitem(last=False)
+        gap = 0 if last is None or sequence <= last else int(sequence) - last - 1
+        if gap:
+            self.lost[name] += gap
+        return gap
+
+    def new(self) -> Counter[str]:
+        """Losses since the previous call (for a once-a-second diagnostic)."""
+        fresh = self.lost - self._reported
+        self._reported = Counter(self.lost)
+        return fresh
 
 
 class NodeConfigError(ValueError):

@@ -25,14 +25,21 @@ Publishes
     publishes progress (0) and completion but no reward. ``/diagnostics``
     (``diagnostic_msgs/DiagnosticArray``) at 1 Hz: level, what is wrong (stale views by name,
     skipped steps and why, refused frames, clock jumps) and key values (last stamp, progress,
-    completion probability, dropped frames, stamp -> publish latency p50/p99).
+    completion probability, dropped frames, stamp -> publish latency p50/p99), and what the
+    node itself saw: frames lost before it read them (``lost_frames``: gaps in the publishers'
+    sequence numbers, i.e. cameras faster than the node; the sensor-data queue keeps the
+    newest 5) and frames dropped as stale (``stale_frames``, with ``max_delay_ms``).
 Services
     ``~/reset`` (``std_srvs/Trigger``): the next synchronised step starts a new episode.
 
 A stale or missing camera never yields a stale or guessed reward: with ``missing_view: skip``
 (default) nothing is published for such a step; with ``mask`` an estimate from the remaining
-views is published, and diagnostics say so. Plain ``std_msgs`` outputs carry no stamp; the stamp
-of the last estimate is in the diagnostics (``last_stamp_ns``).
+views is published, and diagnostics say so. With ``max_delay_ms`` set, a frame that arrives
+later than that after its stamp (a camera backlog, frames stamped before this node started, a
+node that fell behind) is dropped and counted, so no reward is computed from it; this needs
+camera stamps on the node's clock (``use_sim_time`` behind a simulator), hence off by default.
+Plain ``std_msgs`` outputs carry no stamp; the stamp of the last estimate is in the diagnostics
+(``last_stamp_ns``).
 
 Run: ``ros2 run robo_reward_ros grm_reward --ros-args --params-file config/grm_reward.yaml``
 (or ``python -m robo_reward_ros.grm_reward``), then configure and activate through
@@ -42,6 +49,8 @@ Run: ``ros2 run robo_reward_ros grm_reward --ros-args --params-file config/grm_r
 from __future__ import annotations
 
 import gc
+import math
+from collections import Counter
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.exceptions import ParameterUninitializedException
@@ -51,7 +60,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Bool, Float32, Int32
 from std_srvs.srv import Trigger
 
-from robo_reward_ros.common import SENSOR_QOS, NodeConfigError, declare, run_node
+from robo_reward_ros.common import SENSOR_QOS, InputGaps, NodeConfigError, declare, run_node
 from robo_reward_ros.images import ImageConversionError, message_to_rgb, stamp_ns
 
 TRANSPORTS = ('auto', 'raw', 'compressed')
@@ -88,6 +97,9 @@ PARAMETERS = {
     'torch_threads': (1, 'CPU threads of the model (1 suits a node sharing the CPU)'),
     'episode_topic': ('', 'std_msgs/Int32 topic whose every message starts a new episode '
                       '(e.g. sim/episode of sim_bridge); empty: none, use ~/reset'),
+    'max_delay_ms': (0.0, 'a frame arriving more than this after its header stamp (node clock) '
+                     'is stale: dropped and reported; 0: off (needed when camera stamps are on '
+                     'another clock, e.g. a simulator without use_sim_time)'),
     'autostart': (False, 'configure and activate at start-up'),
 }
 
@@ -113,6 +125,10 @@ class GRMRewardNode(LifecycleNode):
         self._episode_sub = None
         self._outputs = {}
         self._state_label = 'unconfigured'
+        self._gaps = InputGaps()
+        self._stale = Counter()
+        self._stale_reported = Counter()
+        self._max_delay_ns = 0
         self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.create_timer(1.0, self._publish_diagnostics)
         self.create_service(Trigger, '~/reset', self._on_reset)
@@ -143,6 +159,9 @@ class GRMRewardNode(LifecycleNode):
                 f'transports has {len(transports)} entries: give one, or one per view '
                 f'({len(views)})')
         compressed = [topic_is_compressed(t, m) for t, m in zip(topics, transports, strict=True)]
+        max_delay_ms = float(self._value('max_delay_ms'))
+        if not (math.isfinite(max_delay_ms) and max_delay_ms >= 0):
+            raise NodeConfigError(f'max_delay_ms must be a number >= 0, got {max_delay_ms}')
         reference = str(self._value('reference_demo'))
         if not reference:
             raise NodeConfigError(
@@ -158,6 +177,7 @@ class GRMRewardNode(LifecycleNode):
             'image_size': int(self._value('image_size')),
             'threads': int(self._value('torch_threads')),
             'episode_topic': str(self._value('episode_topic')),
+            'max_delay_ns': round(max_delay_ms * 1e6),
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -206,6 +226,7 @@ class GRMRewardNode(LifecycleNode):
             settings['reference'], settings['episode'], topics=topics,
             image_size=grm.config.image_size)
         self._settings_used = settings
+        self._max_delay_ns = settings['max_delay_ns']
         self._stream = GRMRewardStream(
             grm, demo, config, clock_ns=lambda: self.get_clock().now().nanoseconds)
         self._outputs = {
@@ -227,7 +248,8 @@ class GRMRewardNode(LifecycleNode):
                 settings['views'], settings['topics'], settings['compressed'], strict=True):
             kind = CompressedImage if compressed else Image
             self._camera_subs.append(self.create_subscription(
-                kind, topic, lambda msg, view=view: self._on_image(view, msg), SENSOR_QOS))
+                kind, topic, lambda msg, info, view=view: self._on_image(view, msg, info),
+                SENSOR_QOS))
             self.get_logger().info(f'view {view}: {kind.__name__} on {topic}')
         self._stream.reset()
         self._state_label = 'active'
@@ -268,10 +290,16 @@ class GRMRewardNode(LifecycleNode):
     def _active(self) -> bool:
         return self._stream is not None and self._state_label == 'active'
 
-    def _on_image(self, view: str, msg) -> None:
+    def _on_image(self, view: str, msg, info=None) -> None:
         if not self._active():
             return
+        self._gaps.note(view, info)
         stream = self._stream
+        if self._max_delay_ns:
+            delay = self.get_clock().now().nanoseconds - stamp_ns(msg)
+            if delay > self._max_delay_ns:
+                self._stale[view] += 1
+                return
         try:
             rgb = message_to_rgb(msg)
         except ImageConversionError as error:
@@ -288,6 +316,32 @@ class GRMRewardNode(LifecycleNode):
             self._outputs['completion'].publish(Bool(data=estimate.completion))
             if estimate.reward is not None:
                 self._outputs['reward'].publish(Float32(data=estimate.reward))
+
+    def _input_report(self, status: DiagnosticStatus) -> None:
+        """Add what the node saw before the stream: frames lost on the way, stale frames."""
+        lost, stale = self._gaps.new(), self._stale - self._stale_reported
+        self._stale_reported = Counter(self._stale)
+        problems = []
+        if lost:
+            per_view = ', '.join(f'{v}: {n}' for v, n in sorted(lost.items()))
+            problems.append(
+                f'{sum(lost.values())} frame(s) lost before grm_reward read them ({per_view}): '
+                'cameras faster than the node takes them; estimates use the newest frames')
+        if stale:
+            per_view = ', '.join(f'{v}: {n}' for v, n in sorted(stale.items()))
+            problems.append(
+                f'{sum(stale.values())} stale frame(s) dropped ({per_view}): they arrived more '
+                f'than max_delay_ms={self._max_delay_ns / 1e6:g} after their stamp')
+        if problems:
+            level = status.level[0]
+            if level == DiagnosticStatus.OK[0]:  # 'publishing: ...' gives way to the problems
+                status.level, status.message = DiagnosticStatus.WARN, ' | '.join(problems)
+            else:
+                status.message = ' | '.join([status.message, *problems])
+        status.values.append(KeyValue(key='lost_frames', value=str(sum(self._gaps.lost.values()))))
+        status.values.append(KeyValue(key='stale_frames', value=str(sum(self._stale.values()))))
+        for view, n in sorted(self._gaps.lost.items()):
+            status.values.append(KeyValue(key=f'lost_{view}', value=str(n)))
 
     def _on_episode(self, msg: Int32) -> None:
         if self._active():
@@ -311,6 +365,7 @@ class GRMRewardNode(LifecycleNode):
             status.level = bytes([summary.level])
             status.message = summary.message
             status.values = [KeyValue(key=k, value=v) for k, v in summary.values.items()]
+            self._input_report(status)
         else:
             status.level = DiagnosticStatus.WARN
             status.message = f'not active (state {self._state_label}): publishing no rewards'

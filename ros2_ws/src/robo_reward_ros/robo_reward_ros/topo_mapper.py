@@ -31,7 +31,8 @@ Publishes, per update (stamped with the scan)
     ``~/markers`` (visualization_msgs/MarkerArray, latched: a DELETEALL, then nodes as a
     SPHERE_LIST, frontier nodes as larger orange spheres, edges as a LINE_LIST, a label per
     node). ``/diagnostics`` at 1 Hz: nodes, frontier nodes, relocalisations, update latency,
-    refused and dropped inputs with the reason.
+    refused and dropped inputs with the reason, and inputs lost before the node read them (gaps
+    in the publishers' sequence numbers: scans faster than the node takes them).
 Services
     ``~/reset`` (std_srvs/Trigger): start a new map.
 
@@ -65,6 +66,7 @@ from robo_reward_ros.common import (
     COMMAND_QOS,
     LATCHED_QOS,
     SENSOR_QOS,
+    InputGaps,
     NodeConfigError,
     declare,
     run_node,
@@ -211,6 +213,7 @@ class TopoMapperNode(Node):
             explorer=explorer, tolerance_ms=tolerance_ms, markers_every=markers_every,
             missing_goal=missing_goal, frame=self.frame_id or 'odom', cloud=cloud)
         self.stream = TopoMapperStream(config)  # ValueError: one line, exit 2 (run_node)
+        self._gaps = InputGaps()
         self._odom_frame = self.frame_id or None
 
         self.waypoint_pub = self.create_publisher(PoseStamped, '~/waypoint', COMMAND_QOS)
@@ -241,7 +244,8 @@ class TopoMapperNode(Node):
             f'({goal_qos}), without one: {missing_goal}')
 
     # ------------------------------------------------------------------ inputs
-    def _on_odom(self, msg: Odometry) -> None:
+    def _on_odom(self, msg: Odometry, info) -> None:
+        self.stream.note_lost('odometry', self._gaps.note('odometry', info))
         try:
             odometry = msg_to_odometry(msg)
         except ValueError as error:
@@ -257,8 +261,9 @@ class TopoMapperNode(Node):
         if step is not None:
             self._publish(step)
 
-    def _on_scan(self, msg: LaserScan) -> None:
+    def _on_scan(self, msg: LaserScan, info) -> None:
         stream = self.stream
+        stream.note_lost('scan', self._gaps.note('scan', info))
         try:
             ranges = scan_to_lidar(
                 msg, stream.beams, stream.lidar_range, self.invalid_as_no_return)
@@ -273,7 +278,8 @@ class TopoMapperNode(Node):
         if step is not None:
             self._publish(step)
 
-    def _on_cloud(self, msg: PointCloud2) -> None:
+    def _on_cloud(self, msg: PointCloud2, info) -> None:
+        self.stream.note_lost('cloud', self._gaps.note('cloud', info))
         frame = msg.header.frame_id
         if frame and frame != self.base_frame:
             self._refused('cloud', f"cloud in frame '{frame}', but it must be in base_frame "
