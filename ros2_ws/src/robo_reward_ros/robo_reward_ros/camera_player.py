@@ -91,12 +91,14 @@ def read_rss_mb(pid: int) -> float | None:
     return None
 
 
-def _percentiles(samples: list[float]) -> dict[str, float | None]:
+def percentiles(samples: list[float]) -> dict[str, float | None]:
+    """p50, p99, max and count of latency samples (None where there are none)."""
     if not samples:
-        return {'p50': None, 'p99': None, 'max': None}
+        return {'p50': None, 'p99': None, 'max': None, 'count': 0}
     values = np.asarray(samples)
     p50, p99 = np.percentile(values, [50, 99])
-    return {'p50': float(p50), 'p99': float(p99), 'max': float(values.max())}
+    return {'p50': float(p50), 'p99': float(p99), 'max': float(values.max()),
+            'count': int(values.size)}
 
 
 @dataclass
@@ -218,7 +220,7 @@ class CameraPlayer(Node):
             }
             self.diagnostics_series.append(
                 [round(self.last_status_time - self._t0, 3)]
-                + [_number(values.get(key)) for key in DIAGNOSTIC_KEYS])
+                + [parse_number(values.get(key)) for key in DIAGNOSTIC_KEYS])
 
     # ------------------------------------------------------------------ running
     def _ready(self) -> bool:
@@ -352,7 +354,7 @@ class CameraPlayer(Node):
             'rewards_expected': run.expected,
             'rewards_received': self.rewards_received,
             'send_timing': {
-                'lateness_ms': _percentiles(run.lateness_ms),
+                'lateness_ms': percentiles(run.lateness_ms),
                 'interval_ms_mean': float(intervals.mean()) if intervals.size else None,
                 'interval_ms_std': float(intervals.std()) if intervals.size else None,
                 'achieved_rate_hz': (len(times) - 1) / span if span > 0 else None,
@@ -360,7 +362,7 @@ class CameraPlayer(Node):
             },
             'diagnostics': {
                 'received': self.diagnostics_received,
-                **{key: _number(values.get(key)) for key in DIAGNOSTIC_KEYS},
+                **{key: parse_number(values.get(key)) for key in DIAGNOSTIC_KEYS},
                 'last': self.last_status,
             },
             'diagnostics_series': {
@@ -372,7 +374,8 @@ class CameraPlayer(Node):
         }
 
 
-def _number(text: str | None) -> float | None:
+def parse_number(text: str | None) -> float | None:
+    """A diagnostics value as a number; None when absent or not numeric."""
     try:
         return None if text in (None, '') else float(text)
     except ValueError:

@@ -50,7 +50,7 @@ from rclpy.qos import QoSProfile
 from sensor_msgs.msg import LaserScan
 from std_msgs.msg import Float32
 
-from robo_reward_ros.camera_player import read_rss_mb
+from robo_reward_ros.camera_player import parse_number, percentiles, read_rss_mb
 from robo_reward_ros.common import COMMAND_QOS, SENSOR_QOS, NodeConfigError, declare, run_node
 from robo_reward_ros.conversions import lidar_to_scan, odometry_to_msg, time_to_ns
 
@@ -84,15 +84,6 @@ def read_cpu_seconds(pid: int) -> float | None:
         return None
     ticks = os.sysconf('SC_CLK_TCK')
     return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14, 15)
-
-
-def _percentiles(samples: list[float]) -> dict[str, float | None]:
-    if not samples:
-        return {'p50': None, 'p99': None, 'max': None, 'count': 0}
-    values = np.asarray(samples)
-    p50, p99 = np.percentile(values, [50, 99])
-    return {'p50': float(p50), 'p99': float(p99), 'max': float(values.max()),
-            'count': int(values.size)}
 
 
 @dataclass
@@ -331,9 +322,9 @@ class ScanPlayer(Node):
             'rewards_received': len(self.reward_receive_ns),
             'subgoals_received': len(self.subgoal_latency_ms),
             'latency_ms': {
-                'waypoint': _percentiles(self.waypoint_latency_ms),
-                'subgoal': _percentiles(self.subgoal_latency_ms),
-                'intrinsic_reward': _percentiles(reward_latency),
+                'waypoint': percentiles(self.waypoint_latency_ms),
+                'subgoal': percentiles(self.subgoal_latency_ms),
+                'intrinsic_reward': percentiles(reward_latency),
             },
             'latency_series_ms': [round(v, 3) for v in self.waypoint_latency_ms],
             'send_timing': {
@@ -344,19 +335,12 @@ class ScanPlayer(Node):
                 'received': self.diagnostics_received,
                 'levels': {str(k): v for k, v in self.levels.items()},
                 'problems': self.problems,
-                **{key: _number(values.get(key)) for key in DIAGNOSTIC_KEYS},
+                **{key: parse_number(values.get(key)) for key in DIAGNOSTIC_KEYS},
                 'last': self.last_status,
             },
             'rss': {'pid': run.pid or None, 't_s': run.rss_t, 'mb': run.rss_mb},
             'cpu': {'t_s': run.cpu_t, 'seconds': run.cpu_s, 'mean_percent': cpu_percent},
         }
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        return None if text in (None, '') else float(text)
-    except ValueError:
-        return None
 
 
 def main(args: list[str] | None = None) -> int:
