@@ -77,7 +77,9 @@ def _ordered(suites: list[str]) -> list[str]:
 def _section(run: FoundRun, out_dir: Path) -> str:
     """The run's own Markdown under the suite's title, its images copied and relinked."""
     text = (run.folder / "results.md").read_text()
-    text = re.sub(r"^## robo-reward bench \S+\n", "", text)
+    # the command titles ("## robo-reward bench grm", "## robo-reward perceptual eval"): the
+    # report gives each run its own title
+    text = re.sub(r"^## robo-reward [^\n]*\n", "", text, flags=re.MULTILINE)
 
     def relink(match: re.Match[str]) -> str:
         alt, target = match.groups()
