@@ -169,6 +169,10 @@ def _perf(config: PerfSuiteConfig, run: SuiteRun) -> None:
             "### Controllers against Stable-Baselines3\n\nNot run (`controllers.enabled=false`);"
             " `make bench-perf` runs it (about 20 minutes, the [bench] extra).\n"
         )
+    from robo_reward.bench.perf_plot import plot_perf
+
+    if plot_perf(run.results, run.run_dir / "perf.png") is not None:
+        run.sections.append("![every measurement against its target](perf.png)\n")
 
 
 def _ros(config: RosPerfConfig, run: SuiteRun) -> None:
@@ -198,10 +202,16 @@ def _grm(config: EvalConfig, run: SuiteRun) -> None:
 
 
 def _perceptual(config: PerceptualEvalConfig, run: SuiteRun) -> None:
-    from robo_reward.perceptual.evaluate import perceptual_markdown, run_perceptual_eval
+    from robo_reward.perceptual.evaluate import (
+        perceptual_markdown,
+        plot_perceptual,
+        run_perceptual_eval,
+    )
 
     run.results.update(run_perceptual_eval(config))
     run.sections.append(perceptual_markdown(run.results))
+    plot_perceptual(run.results, run.run_dir / "perceptual.png")
+    run.sections.append("![perceptual reward and GRM per task](perceptual.png)\n")
 
 
 def _dopamine(config: DopamineConfig, run: SuiteRun) -> None:

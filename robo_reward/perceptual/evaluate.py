@@ -252,11 +252,41 @@ def perceptual_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot_perceptual(results: dict[str, Any], path: Path) -> Path:
+    """VOC and completion accuracy per task: the perceptual reward next to the zero-shot GRM."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(results["tasks"])
+    rewards = [
+        name for name in ("perceptual", "grm_zero_shot") if name in results["tasks"][tasks[0]]
+    ]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    width = 0.8 / len(rewards)
+    for ax, metric, title in zip(
+        axes, ("voc", "completion_accuracy"), ("VOC", "completion accuracy"), strict=True
+    ):
+        for index, name in enumerate(rewards):
+            values = [results["tasks"][task][name][metric] for task in tasks]
+            ax.bar(np.arange(len(tasks)) + index * width, values, width, label=name)
+        ax.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, tasks, rotation=20, fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(title)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 __all__ = [
     "STEP_ANNOTATIONS",
     "PerceptualEvalConfig",
     "annotated_keyframes",
     "discovery_scores",
     "perceptual_markdown",
+    "plot_perceptual",
     "run_perceptual_eval",
 ]
