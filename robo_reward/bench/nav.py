@@ -109,6 +109,8 @@ class NavBenchConfig:
             raise ValueError(f"sizes must be some of {BENCH_MAZES}, got {self.sizes}")
         if not self.seeds or self.steps <= 0 or self.eval_episodes <= 0:
             raise ValueError("need seeds, steps > 0 and eval_episodes > 0")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
         if not (np.isfinite(self.intrinsic_weight) and self.intrinsic_weight >= 0):
             raise ValueError(f"intrinsic_weight must be >= 0, got {self.intrinsic_weight}")
 

@@ -79,6 +79,14 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr}")
         if self.warmup_steps < 0 or self.threads < 0:
             raise ValueError("warmup_steps and threads must be >= 0")
+        for name in ("weight_decay", "completion_weight", "grip_weight"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a number >= 0, got {value}")
+        if not (self.grad_clip > 0 and math.isfinite(self.grad_clip)):
+            raise ValueError(f"grad_clip must be a positive number, got {self.grad_clip}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be an int >= 0, got {self.seed}")
 
 
 @dataclass(frozen=True)

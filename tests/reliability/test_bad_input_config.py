@@ -311,3 +311,25 @@ def test_a_directory_or_unreadable_path_as_config_is_a_config_error(tmp_path: Pa
         load_config(TrainConfig, tmp_path)
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(TrainConfig, tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize(
+    ("cls", "override", "message"),
+    [
+        ("robo_reward.grm.adapt:AdaptConfig", "train.weight_decay=-0.1", "weight_decay must be"),
+        ("robo_reward.grm.adapt:AdaptConfig", "train.grip_weight=-1", "grip_weight must be"),
+        ("robo_reward.grm.adapt:AdaptConfig", "train.completion_weight=.nan", "completion_weight"),
+        ("robo_reward.grm.adapt:AdaptConfig", "train.grad_clip=0", "grad_clip must be"),
+        ("robo_reward.grm.adapt:AdaptConfig", "train.seed=-3", "seed must be an int >= 0"),
+        ("robo_reward.bench.nav:NavBenchConfig", "workers=0", "workers must be >= 1"),
+    ],
+)
+def test_values_that_used_to_pass_unchecked_are_refused(
+    cls: str, override: str, message: str
+) -> None:
+    import importlib
+
+    module, name = cls.split(":")
+    config_class = getattr(importlib.import_module(module), name)
+    with pytest.raises((ConfigError, ValueError), match=message):
+        load_config(config_class, None, [override])
