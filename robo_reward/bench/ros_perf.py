@@ -224,81 +224,97 @@ def _run_in(
 ) -> dict[str, Any]:
     reference, played = make_episodes(folder, views)
     suffix = "/compressed" if compressed else ""
-    report_path = folder / "camera_player_report.json"
+    report, load, grm_status = run_against_player(
+        GRM_NODE,
+        {
+            "views": views,
+            "topics": [f"cam/{v}/image_raw{suffix}" for v in views],
+            "reference_demo": str(reference),
+            "episode_topic": EPISODE_TOPIC,
+            "torch_threads": 1,
+            "autostart": True,
+        },
+        "camera_player",
+        {
+            "trajectory": str(played),
+            "views": views,
+            "compressed": compressed,
+            "rate_hz": float(rate_hz),
+            "seconds": float(seconds),
+            "episode_topic": EPISODE_TOPIC,
+            "reward_topic": f"/{GRM_NODE}/reward",
+            "diagnostics_name": GRM_NODE,
+            "start_timeout": float(start_timeout),
+        },
+        folder,
+        seconds + start_timeout + 60.0,
+    )
+    return summarise(report, load, grm_status, folder)
+
+
+def run_against_player(
+    node_name: str,
+    node_params: dict[str, Any],
+    player_name: str,
+    player_params: dict[str, Any],
+    folder: Path,
+    timeout: float,
+) -> tuple[dict[str, Any], list[float], int]:
+    """Start the node under test, then a player node feeding it (told the node's pid to watch and
+    where to write its JSON report), on a domain of their own; wait for the player to finish and
+    stop both. Returns the player's report, the 1-minute load average sampled once a second, and
+    the node's exit status; a clear error when either fails or the run overruns ``timeout``."""
+    report_path = folder / f"{player_name}_report.json"
     report_path.unlink(missing_ok=True)
     with claimed_domain_id() as domain_id:
         env = node_env(domain_id)
-        grm = _Node(
-            GRM_NODE,
-            {
-                "views": views,
-                "topics": [f"cam/{v}/image_raw{suffix}" for v in views],
-                "reference_demo": str(reference),
-                "episode_topic": EPISODE_TOPIC,
-                "torch_threads": 1,
-                "autostart": True,
-            },
-            env,
-            folder,
-        )
+        node = _Node(node_name, node_params, env, folder)
         player = None
         try:
             player = _Node(
-                "camera_player",
-                {
-                    "trajectory": str(played),
-                    "views": views,
-                    "compressed": compressed,
-                    "rate_hz": float(rate_hz),
-                    "seconds": float(seconds),
-                    "episode_topic": EPISODE_TOPIC,
-                    "reward_topic": f"/{GRM_NODE}/reward",
-                    "diagnostics_name": GRM_NODE,
-                    "watch_pid": grm.process.pid,
-                    "start_timeout": float(start_timeout),
-                    "out": str(report_path),
-                },
+                player_name,
+                {**player_params, "watch_pid": node.process.pid, "out": str(report_path)},
                 env,
                 folder,
             )
-            load = _wait(grm, player, seconds + start_timeout + 60.0)
+            load = _wait(node, player, timeout)
             player_status = player.stop()
-            grm_status = grm.stop()
+            node_status = node.stop()
         finally:
-            for node in (player, grm):
-                if node is not None and node.process.poll() is None:
-                    node.stop(timeout=5.0)
+            for process in (player, node):
+                if process is not None and process.process.poll() is None:
+                    process.stop(timeout=5.0)
     if not report_path.is_file():
         raise RosPerfError(
-            f"camera_player exited with status {player_status} without a report:\n{player.tail()}"
+            f"{player_name} exited with status {player_status} without a report:\n{player.tail()}"
         )
     import json
 
     report = json.loads(report_path.read_text())
     if player_status != 0 or not report["complete"]:
         raise RosPerfError(
-            f"camera_player failed (status {player_status}): {report.get('error')}\n"
-            f"camera_player log:\n{player.tail(1500)}\ngrm_reward log:\n{grm.tail(1500)}"
+            f"{player_name} failed (status {player_status}): {report.get('error')}\n"
+            f"{player_name} log:\n{player.tail(1500)}\n{node_name} log:\n{node.tail(1500)}"
         )
-    return summarise(report, load, grm_status, folder)
+    return report, load, node_status
 
 
-def _wait(grm: _Node, player: _Node, timeout: float) -> list[float]:
-    """Until the player exits; fails when grm_reward dies first or the run overruns. The 1-minute
-    load average, sampled once a second (the machine's business during the run)."""
+def _wait(node: _Node, player: _Node, timeout: float) -> list[float]:
+    """Until the player exits; fails when the node under test dies first or the run overruns.
+    The 1-minute load average, sampled once a second (the machine's business during the run)."""
     load: list[float] = []
     deadline = time.monotonic() + timeout
     next_sample = time.monotonic()
     while player.process.poll() is None:
-        if grm.process.poll() is not None:
-            code = grm.process.returncode
+        if node.process.poll() is not None:
+            code = node.process.returncode
             raise RosPerfError(
-                f"grm_reward exited with status {code} during the run:\n{grm.tail()}"
+                f"{node.name} exited with status {code} during the run:\n{node.tail()}"
             )
         if time.monotonic() > deadline:
             raise RosPerfError(
-                f"the run did not finish within {timeout:.0f} s\ncamera_player log:\n"
-                f"{player.tail(1500)}\ngrm_reward log:\n{grm.tail(1500)}"
+                f"the run did not finish within {timeout:.0f} s\n{player.name} log:\n"
+                f"{player.tail(1500)}\n{node.name} log:\n{node.tail(1500)}"
             )
         if time.monotonic() >= next_sample:
             load.append(os.getloadavg()[0])

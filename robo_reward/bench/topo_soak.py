@@ -29,10 +29,8 @@ module never imports rclpy: where the ROS wheels are absent the run is skipped w
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,14 +39,11 @@ import numpy as np
 
 from robo_reward.bench.ros_perf import (
     RSS_GROWTH_LIMIT_MB,
-    RosPerfError,
     _config_dict,
     _fmt,
-    _Node,
-    claimed_domain_id,
-    node_env,
     ros_available,
     rss_growth,
+    run_against_player,
 )
 
 __all__ = [
@@ -144,70 +139,22 @@ def _run_in(folder: Path, config: TopoSoakConfig) -> dict[str, Any]:
     rollout = make_rollout(
         folder / "rollout.npz", config.task, config.maze_seed, config.rollout_steps
     )
-    report_path = folder / "scan_player_report.json"
-    report_path.unlink(missing_ok=True)
-    with claimed_domain_id() as domain_id:
-        env = node_env(domain_id)
-        mapper = _Node(MAPPER_NODE, {}, env, folder)
-        player = None
-        try:
-            player = _Node(
-                "scan_player",
-                {
-                    "rollout": str(rollout),
-                    "rate_hz": float(config.rate_hz),
-                    "seconds": float(config.seconds),
-                    "mapper": f"/{MAPPER_NODE}",
-                    "diagnostics_name": MAPPER_NODE,
-                    "watch_pid": mapper.process.pid,
-                    "start_timeout": float(config.start_timeout),
-                    "out": str(report_path),
-                },
-                env,
-                folder,
-            )
-            load = _wait(mapper, player, config.seconds + config.start_timeout + 60.0)
-            player_status = player.stop()
-            mapper_status = mapper.stop()
-        finally:
-            for node in (player, mapper):
-                if node is not None and node.process.poll() is None:
-                    node.stop(timeout=5.0)
-    if not report_path.is_file():
-        raise RosPerfError(
-            f"scan_player exited with status {player_status} without a report:\n{player.tail()}"
-        )
-    report = json.loads(report_path.read_text())
-    if player_status != 0 or not report["complete"]:
-        raise RosPerfError(
-            f"scan_player failed (status {player_status}): {report.get('error')}\n"
-            f"scan_player log:\n{player.tail(1500)}\ntopo_mapper log:\n{mapper.tail(1500)}"
-        )
+    report, load, mapper_status = run_against_player(
+        MAPPER_NODE,
+        {},
+        "scan_player",
+        {
+            "rollout": str(rollout),
+            "rate_hz": float(config.rate_hz),
+            "seconds": float(config.seconds),
+            "mapper": f"/{MAPPER_NODE}",
+            "diagnostics_name": MAPPER_NODE,
+            "start_timeout": float(config.start_timeout),
+        },
+        folder,
+        config.seconds + config.start_timeout + 60.0,
+    )
     return summarise(report, load, mapper_status, folder)
-
-
-def _wait(mapper: _Node, player: _Node, timeout: float) -> list[float]:
-    """Until the player exits; fails when topo_mapper dies first or the run overruns. The
-    1-minute load average, sampled once a second."""
-    load: list[float] = []
-    deadline = time.monotonic() + timeout
-    next_sample = time.monotonic()
-    while player.process.poll() is None:
-        if mapper.process.poll() is not None:
-            code = mapper.process.returncode
-            raise RosPerfError(
-                f"topo_mapper exited with status {code} during the run:\n{mapper.tail()}"
-            )
-        if time.monotonic() > deadline:
-            raise RosPerfError(
-                f"the run did not finish within {timeout:.0f} s\nscan_player log:\n"
-                f"{player.tail(1500)}\ntopo_mapper log:\n{mapper.tail(1500)}"
-            )
-        if time.monotonic() >= next_sample:
-            load.append(os.getloadavg()[0])
-            next_sample += 1.0
-        time.sleep(0.1)
-    return load
 
 
 def summarise(
