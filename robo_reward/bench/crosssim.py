@@ -158,34 +158,20 @@ def grm_transfer(config: CrossSimConfig, out_dir: Path, progress: bool = True) -
         )
         reference = Reference.from_trajectory(demo)
         contact_sheet(demo, out_dir / f"demo_{simulator}.png")
+
+        # what both models are evaluated on (evaluate_model's arguments after the model)
+        evaluation = (reference, experts, rollouts, fusion, out_dir, config.plots)
         entry: dict[str, Any] = {
             "demo_success": bool(demo.success),
             "expert_success": float(np.mean([t.success for t in experts])),
-            "zero_shot": evaluate_model(
-                general,
-                reference,
-                experts,
-                rollouts,
-                fusion,
-                out_dir,
-                config.plots,
-                f"{simulator}_zero_shot",
-            ),
+            "zero_shot": evaluate_model(general, *evaluation, f"{simulator}_zero_shot"),
         }
         if simulator in config.adapt_in:
             started = time.perf_counter()
             adapted = adapt(demo, out_dir / f"adapted_{simulator}", adaptation, progress=False)
             entry["adaptation_seconds"] = time.perf_counter() - started
-            entry["adapted"] = evaluate_model(
-                load_grm(adapted.train.checkpoint),
-                reference,
-                experts,
-                rollouts,
-                fusion,
-                out_dir,
-                config.plots,
-                f"{simulator}_adapted",
-            )
+            model = load_grm(adapted.train.checkpoint)
+            entry["adapted"] = evaluate_model(model, *evaluation, f"{simulator}_adapted")
         results[simulator] = entry
     return results
 
